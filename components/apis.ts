@@ -1,0 +1,62 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as gcp from "@pulumi/gcp";
+import * as command from "@pulumi/command";
+
+/** APIs the stack uses: Cloud Run, Cloud Build (and its logs and staging bucket), Artifact Registry, Secret Manager, IAM. */
+export const REQUIRED_APIS = [
+    "run.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "artifactregistry.googleapis.com",
+    "secretmanager.googleapis.com",
+    "iam.googleapis.com",
+    "cloudresourcemanager.googleapis.com",
+    "storage.googleapis.com",
+    "logging.googleapis.com",
+] as const;
+
+export interface ProjectApisArgs {
+    project: pulumi.Input<string>;
+    /** APIs to enable. Default: {@link REQUIRED_APIS}. */
+    apis?: readonly string[];
+    /**
+     * Seconds to wait after enabling, before anything uses the APIs: enablement is
+     * eventually consistent and a fresh project otherwise fails its first `up`. Default: 60.
+     */
+    propagationSeconds?: number;
+}
+
+/**
+ * Enables the Google APIs the stack needs. Destroying the stack never disables them:
+ * other workloads in the project may rely on them. Depend on this component to wait for
+ * enablement and its propagation.
+ */
+export class ProjectApis extends pulumi.ComponentResource {
+    readonly services: gcp.projects.Service[];
+
+    constructor(name: string, args: ProjectApisArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("vllm-cloudrun:apis:ProjectApis", name, {}, opts);
+        const apis = args.apis ?? REQUIRED_APIS;
+
+        this.services = apis.map(
+            (api) =>
+                new gcp.projects.Service(
+                    `${name}-${api.split(".")[0]}`,
+                    { project: args.project, service: api, disableOnDestroy: false, disableDependentServices: false },
+                    { parent: this },
+                ),
+        );
+
+        // Runs once when the set of APIs changes; nothing to undo on destroy.
+        new command.local.Command(
+            `${name}-propagation`,
+            {
+                create: 'sleep "$WAIT_SECONDS"',
+                environment: { WAIT_SECONDS: String(args.propagationSeconds ?? 60) },
+                triggers: [...apis],
+            },
+            { parent: this, dependsOn: this.services },
+        );
+
+        this.registerOutputs({});
+    }
+}

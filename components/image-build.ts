@@ -1,0 +1,173 @@
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import * as gcp from "@pulumi/gcp";
+import * as command from "@pulumi/command";
+
+/** The Docker context and Cloud Build config shipped with this program. */
+export const DOCKER_DIR = path.resolve(__dirname, "..", "docker");
+
+/** What goes into the image. Anything else (instances, concurrency, …) is a runtime setting. */
+export interface ImageInputs {
+    baseImage: string;
+    model: string;
+    modelRevision: string;
+}
+
+/**
+ * Content hash of the Docker context plus the image inputs: it tags the image and triggers
+ * the build, so a rebuild happens exactly when something baked into the image changes.
+ */
+export function imageContentHash(contextDir: string, inputs: ImageInputs): string {
+    const hash = crypto.createHash("sha256");
+    const files = fs.readdirSync(contextDir, { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile())
+        .map((e) => path.relative(contextDir, path.join(e.parentPath, e.name)).split(path.sep).join("/"))
+        .sort();
+    for (const file of files) {
+        hash.update(`file:${file}\0`).update(fs.readFileSync(path.join(contextDir, file))).update("\0");
+    }
+    hash.update(JSON.stringify([inputs.baseImage, inputs.model, inputs.modelRevision]));
+    return hash.digest("hex");
+}
+
+/**
+ * The build command. It is constant text: every value reaches it through the environment,
+ * so nothing is spliced into a shell line and the token never appears (the build reads it
+ * from Secret Manager by version name). gcloud streams the build log as progress; the
+ * digest is read afterwards from Artifact Registry, not parsed from this output.
+ */
+export const BUILD_COMMAND = [
+    "set -eu",
+    'gcloud builds submit "$SOURCE_DIR"' +
+        ' --project="$PROJECT"' +
+        ' --region="$REGION"' +
+        ' --config="$SOURCE_DIR/cloudbuild.yaml"' +
+        ' --substitutions="_BASE_IMAGE=$BASE_IMAGE,_MODEL=$MODEL,_MODEL_REVISION=$MODEL_REVISION,_IMAGE=$IMAGE,_HF_TOKEN_VERSION=$HF_TOKEN_VERSION"' +
+        ' --service-account="projects/$PROJECT/serviceAccounts/$BUILD_SERVICE_ACCOUNT"' +
+        ' --gcs-source-staging-dir="gs://$STAGING_BUCKET/source"' +
+        ' --machine-type="$MACHINE_TYPE"' +
+        ' --disk-size="$DISK_SIZE_GB"' +
+        ' --timeout="${TIMEOUT_SECONDS}s"',
+].join("\n");
+
+export interface ImageBuildArgs extends ImageInputs {
+    project: pulumi.Input<string>;
+    /** Region of the build, the staging bucket and the repository. */
+    region: pulumi.Input<string>;
+    /** Artifact Registry repository id to push to. */
+    repositoryId: pulumi.Input<string>;
+    /** `<region>-docker.pkg.dev/<project>/<repo>`. */
+    repositoryUrl: pulumi.Input<string>;
+    /** Image name inside the repository. Default: `vllm`. */
+    imageName?: string;
+    /** Name of the stack-owned bucket for Cloud Build's source staging. */
+    stagingBucketName: pulumi.Input<string>;
+    /** Email of the service account the build runs as. */
+    buildServiceAccountEmail: pulumi.Input<string>;
+    /** Secret Manager version (full name) holding the Hugging Face token. */
+    tokenSecretVersion: pulumi.Input<string>;
+    /** Resources that grant the build account its roles; the build waits for them. */
+    grants: pulumi.Input<pulumi.Resource>[];
+    /** Cloud Build machine type. Default: `e2-highcpu-8`. */
+    machineType?: string;
+    /** Cloud Build disk size in GB. Default: 200. */
+    diskSizeGb?: number;
+    /** Cloud Build timeout in minutes. Default: 90. */
+    timeoutMinutes?: number;
+    /** Seconds to let IAM grants propagate before the first build. Default: 60. */
+    iamPropagationSeconds?: number;
+    /** Docker context holding Dockerfile and cloudbuild.yaml. Default: this repository's `docker/`. */
+    contextDir?: string;
+    labels?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+}
+
+/**
+ * Bakes the model into a vLLM image with Cloud Build and resolves the pushed image to its
+ * digest, so Cloud Run deploys exactly what was built.
+ */
+export class ImageBuild extends pulumi.ComponentResource {
+    /** Content hash; the first 16 characters are the image tag. */
+    readonly contentHash: string;
+    /** `<repo url>/<image>:<hash16>`. */
+    readonly taggedImage: pulumi.Output<string>;
+    /** `<repo url>/<image>@sha256:…`, what Cloud Run deploys. */
+    readonly imageDigestRef: pulumi.Output<string>;
+    readonly stagingBucket: gcp.storage.Bucket;
+    readonly buildCommand: command.local.Command;
+
+    constructor(name: string, args: ImageBuildArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("vllm-cloudrun:image:ImageBuild", name, {}, opts);
+        const contextDir = args.contextDir ?? DOCKER_DIR;
+        const imageName = args.imageName ?? "vllm";
+        this.contentHash = imageContentHash(contextDir, args);
+        const tag = this.contentHash.slice(0, 16);
+        this.taggedImage = pulumi.interpolate`${args.repositoryUrl}/${imageName}:${tag}`;
+
+        // Stack-owned staging: `pulumi destroy` deletes the bucket and every object in it.
+        this.stagingBucket = new gcp.storage.Bucket(
+            `${name}-staging`,
+            {
+                project: args.project,
+                name: args.stagingBucketName,
+                location: args.region,
+                forceDestroy: true,
+                uniformBucketLevelAccess: true,
+                publicAccessPrevention: "enforced",
+                lifecycleRules: [{ action: { type: "Delete" }, condition: { age: 7 } }],
+                labels: args.labels,
+            },
+            { parent: this },
+        );
+        // The build account reads the uploaded source; the caller (you) writes it.
+        const stagingReader = new gcp.storage.BucketIAMMember(
+            `${name}-staging-reader`,
+            { bucket: this.stagingBucket.name, role: "roles/storage.objectViewer", member: pulumi.interpolate`serviceAccount:${args.buildServiceAccountEmail}` },
+            { parent: this },
+        );
+
+        // IAM is eventually consistent: a build started right after the grants fails with 403.
+        const iamPropagation = new command.local.Command(
+            `${name}-iam-propagation`,
+            { create: 'sleep "$WAIT_SECONDS"', environment: { WAIT_SECONDS: String(args.iamPropagationSeconds ?? 60) } },
+            { parent: this, dependsOn: [stagingReader, ...args.grants] },
+        );
+
+        this.buildCommand = new command.local.Command(
+            `${name}-build`,
+            {
+                create: BUILD_COMMAND,
+                environment: {
+                    SOURCE_DIR: contextDir,
+                    PROJECT: args.project,
+                    REGION: args.region,
+                    BASE_IMAGE: args.baseImage,
+                    MODEL: args.model,
+                    MODEL_REVISION: args.modelRevision,
+                    IMAGE: this.taggedImage,
+                    HF_TOKEN_VERSION: args.tokenSecretVersion,
+                    BUILD_SERVICE_ACCOUNT: args.buildServiceAccountEmail,
+                    STAGING_BUCKET: this.stagingBucket.name,
+                    MACHINE_TYPE: args.machineType ?? "e2-highcpu-8",
+                    DISK_SIZE_GB: String(args.diskSizeGb ?? 200),
+                    TIMEOUT_SECONDS: String((args.timeoutMinutes ?? 90) * 60),
+                    CLOUDSDK_CORE_DISABLE_PROMPTS: "1",
+                },
+                // Only what is baked into the image rebuilds it.
+                triggers: [this.contentHash],
+                addPreviousOutputInEnv: false,
+            },
+            { parent: this, dependsOn: [iamPropagation], customTimeouts: { create: `${(args.timeoutMinutes ?? 90) + 10}m` } },
+        );
+
+        // A clean source for the digest: Artifact Registry, with the caller's Google credentials.
+        const pushed = gcp.artifactregistry.getDockerImageOutput(
+            { project: args.project, location: args.region, repositoryId: args.repositoryId, imageName: `${imageName}:${tag}` },
+            { parent: this, dependsOn: [this.buildCommand] },
+        );
+        this.imageDigestRef = pushed.selfLink;
+
+        this.registerOutputs({ taggedImage: this.taggedImage, imageDigestRef: this.imageDigestRef });
+    }
+}

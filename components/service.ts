@@ -1,0 +1,147 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as gcp from "@pulumi/gcp";
+
+/** Port vLLM listens on; Cloud Run routes to it (PORT itself is reserved by Cloud Run). */
+export const VLLM_PORT = 8000;
+
+/** The engine settings passed to `vllm serve` (the image's ENTRYPOINT). */
+export interface VllmFlags {
+    model: string;
+    modelRevision: string;
+    servedModelName: string;
+    maxModelLen: number;
+    /** Also Cloud Run's per-instance concurrency: one request, one sequence slot. */
+    maxNumSeqs: number;
+    gpuMemoryUtilization: number;
+    port?: number;
+}
+
+/** Arguments Cloud Run appends to `vllm serve`; runtime-only, so changing them never rebuilds. */
+export function vllmArgs(f: VllmFlags): string[] {
+    return [
+        f.model,
+        // The baked snapshot is addressed by commit, so offline loading needs the same revision.
+        "--revision", f.modelRevision,
+        "--tokenizer-revision", f.modelRevision,
+        "--served-model-name", f.servedModelName,
+        "--host", "0.0.0.0",
+        "--port", String(f.port ?? VLLM_PORT),
+        "--max-model-len", String(f.maxModelLen),
+        "--max-num-seqs", String(f.maxNumSeqs),
+        "--gpu-memory-utilization", String(f.gpuMemoryUtilization),
+    ];
+}
+
+/**
+ * Startup probe for a window of `seconds`. Cloud Run caps initialDelaySeconds at 240 and,
+ * like Google's own vLLM guide, we keep failureThreshold x periodSeconds within 240 too,
+ * so the window is at most 480 s. A 10 s period reports readiness within 10 s of /health.
+ * Source: https://cloud.google.com/run/docs/configuring/healthchecks
+ */
+export function startupProbeFor(seconds: number): { initialDelaySeconds: number; periodSeconds: number; timeoutSeconds: number; failureThreshold: number } {
+    const window = Math.min(Math.max(seconds, 10), 480);
+    const periodSeconds = 10;
+    const checked = Math.min(window, 240);
+    return {
+        initialDelaySeconds: window - checked,
+        periodSeconds,
+        timeoutSeconds: 5,
+        failureThreshold: Math.ceil(checked / periodSeconds),
+    };
+}
+
+export interface LlmServiceArgs extends Omit<VllmFlags, "maxNumSeqs" | "port"> {
+    project: pulumi.Input<string>;
+    region: pulumi.Input<string>;
+    serviceName: pulumi.Input<string>;
+    /** Image by digest (`…@sha256:…`). */
+    image: pulumi.Input<string>;
+    /** Email of the service account instances run as. */
+    serviceAccountEmail: pulumi.Input<string>;
+    /** Cloud Run accelerator, e.g. `nvidia-l4`. */
+    gpuType: pulumi.Input<string>;
+    /** vCPUs per instance. */
+    cpu: pulumi.Input<number>;
+    /** Memory per instance, e.g. `32Gi`. */
+    memory: pulumi.Input<string>;
+    minInstances: pulumi.Input<number>;
+    maxInstances: pulumi.Input<number>;
+    /** Requests per instance; also vLLM's --max-num-seqs. */
+    concurrency: number;
+    /** Keep capacity for zonal failover (costs more, needs more quota). */
+    gpuZonalRedundancy: boolean;
+    deletionProtection: pulumi.Input<boolean>;
+    /** IAM members granted roles/run.invoker on this service. Default: none. */
+    invokers?: readonly string[];
+    /** Seconds a request may run, for long generations. Default: 3600 (Cloud Run's maximum). */
+    requestTimeoutSeconds?: number;
+    /**
+     * Seconds an instance gets to load the model before it is replaced. Default: 360
+     * (gemma-3-1b was reported ready after ~2.7 min on an L4).
+     */
+    startupSeconds?: number;
+    labels?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+}
+
+/** Cloud Run service running vLLM on one GPU, private to its invokers. */
+export class LlmService extends pulumi.ComponentResource {
+    readonly service: gcp.cloudrunv2.Service;
+    readonly url: pulumi.Output<string>;
+    readonly serviceName: pulumi.Output<string>;
+
+    constructor(name: string, args: LlmServiceArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("vllm-cloudrun:service:LlmService", name, {}, opts);
+
+        this.service = new gcp.cloudrunv2.Service(
+            name,
+            {
+                project: args.project,
+                location: args.region,
+                name: args.serviceName,
+                deletionProtection: args.deletionProtection,
+                ingress: "INGRESS_TRAFFIC_ALL",
+                labels: args.labels,
+                template: {
+                    serviceAccount: args.serviceAccountEmail,
+                    timeout: `${args.requestTimeoutSeconds ?? 3600}s`,
+                    maxInstanceRequestConcurrency: args.concurrency,
+                    scaling: { minInstanceCount: args.minInstances, maxInstanceCount: args.maxInstances },
+                    nodeSelector: { accelerator: args.gpuType },
+                    gpuZonalRedundancyDisabled: !args.gpuZonalRedundancy,
+                    labels: args.labels,
+                    containers: [
+                        {
+                            name: "vllm",
+                            image: args.image,
+                            args: vllmArgs({ ...args, maxNumSeqs: args.concurrency }),
+                            ports: { name: "http1", containerPort: VLLM_PORT },
+                            envs: [{ name: "HF_HUB_OFFLINE", value: "1" }],
+                            resources: {
+                                limits: { cpu: pulumi.interpolate`${args.cpu}`, memory: args.memory, "nvidia.com/gpu": "1" },
+                                // GPUs need instance-based billing: CPU stays allocated.
+                                cpuIdle: false,
+                                startupCpuBoost: true,
+                            },
+                            startupProbe: { ...startupProbeFor(args.startupSeconds ?? 360), httpGet: { path: "/health", port: VLLM_PORT } },
+                            livenessProbe: { periodSeconds: 30, timeoutSeconds: 10, failureThreshold: 3, httpGet: { path: "/health", port: VLLM_PORT } },
+                        },
+                    ],
+                },
+            },
+            // A GPU revision pulls a multi-GB image and loads the model before it is ready.
+            { parent: this, customTimeouts: { create: "30m", update: "30m", delete: "10m" } },
+        );
+
+        for (const member of args.invokers ?? []) {
+            new gcp.cloudrunv2.ServiceIamMember(
+                `${name}-invoker-${member.replace(/[^A-Za-z0-9]+/g, "-")}`,
+                { project: this.service.project, location: this.service.location, name: this.service.name, role: "roles/run.invoker", member },
+                { parent: this },
+            );
+        }
+
+        this.url = this.service.uri;
+        this.serviceName = this.service.name;
+        this.registerOutputs({ url: this.url, serviceName: this.serviceName });
+    }
+}

@@ -1,0 +1,326 @@
+// The one module that reads and validates configuration. Components never read
+// pulumi.Config; they get the frozen Settings this module returns.
+import * as pulumi from "@pulumi/pulumi";
+import { GPU_TYPES, gpuRegionsFor } from "./gpus";
+
+/**
+ * Defaults for every project key. Pulumi.yaml declares the same values for the CLI;
+ * test/config.test.ts fails if the two drift apart.
+ */
+export const DEFAULTS = {
+    model: "google/gemma-3-1b-it",
+    // Commit of google/gemma-3-1b-it on Hugging Face (the model's main branch as of 2026-07).
+    modelRevision: "dcc83ea841ab6100d6b47a070329e1ba4cf78752",
+    servedModelName: "",
+    // Why this tag: see README "Why vllm/vllm-openai:v0.10.2".
+    vllmImage: "vllm/vllm-openai:v0.10.2",
+    gpuType: "nvidia-l4",
+    cpu: 8,
+    memory: "32Gi",
+    minInstances: 0,
+    maxInstances: 1,
+    // 64 full 8192-token sequences of gemma-3-1b KV cache (26 layers x 1 KV head x 256 dims
+    // x 2 (K,V) x 2 bytes = 26 KiB/token) need 13.6 GB, inside the ~16 GB an L4 leaves for
+    // KV at 0.9 utilisation: every admitted request can reach full length without preemption.
+    concurrency: 64,
+    maxModelLen: 8192,
+    gpuMemoryUtilization: 0.9,
+    gpuZonalRedundancy: false,
+    deletionProtection: false,
+    invokers: [] as string[],
+    buildMachineType: "e2-highcpu-8",
+    buildDiskSizeGb: 200,
+    buildTimeoutMinutes: 90,
+} as const;
+
+/** Cloud Build machine types accepted by `gcloud builds submit --machine-type`. */
+export const BUILD_MACHINE_TYPES = ["e2-medium", "e2-highcpu-8", "e2-highcpu-32", "n1-highcpu-8", "n1-highcpu-32"];
+
+/** Resource names, all derived from the Pulumi project and stack so stacks never collide. */
+export interface ResourceNames {
+    /** `<project>-<stack>`, lower-case. */
+    prefix: string;
+    service: string;
+    repository: string;
+    runtimeAccountId: string;
+    buildAccountId: string;
+    secretId: string;
+    stagingBucket: string;
+}
+
+export interface BuildSettings {
+    machineType: string;
+    diskSizeGb: number;
+    timeoutMinutes: number;
+}
+
+export interface Settings {
+    project: string;
+    region: string;
+    names: ResourceNames;
+    hfToken: pulumi.Output<string>;
+    model: string;
+    modelRevision: string;
+    servedModelName: string;
+    vllmImage: string;
+    gpuType: string;
+    cpu: number;
+    memory: string;
+    minInstances: number;
+    maxInstances: number;
+    concurrency: number;
+    maxModelLen: number;
+    gpuMemoryUtilization: number;
+    gpuZonalRedundancy: boolean;
+    deletionProtection: boolean;
+    invokers: readonly string[];
+    build: BuildSettings;
+    labels: Readonly<Record<string, string>>;
+}
+
+/** One problem with one key: what was given, what is allowed, and the command that fixes it. */
+export interface ConfigProblem {
+    key: string;
+    value: unknown;
+    allowed: string;
+    fix: string;
+}
+
+export class ConfigError extends pulumi.RunError {
+    constructor(readonly problems: ConfigProblem[]) {
+        super(
+            `Invalid configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}); nothing was created:\n` +
+                problems
+                    .map((p) => `  - ${p.key} = ${JSON.stringify(p.value)}: ${p.allowed}\n    fix: ${p.fix}`)
+                    .join("\n"),
+        );
+        this.name = "ConfigError";
+    }
+}
+
+const MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*\/[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+const COMMIT = /^[0-9a-f]{40}$/;
+// registry/path:tag, registry/path@sha256:..., or both. A tag or digest is mandatory.
+const IMAGE = /^[a-z0-9][a-z0-9._\-/:]*?(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@sha256:[a-f0-9]{64})?$/;
+const MEMORY = /^([1-9][0-9]*)(Gi|Mi)$/;
+const IAM_MEMBER = /^(user|group|serviceAccount|domain):[^\s:]+$|^principal(Set)?:\/\/\S+$/;
+const ACCOUNT_ID = /^[a-z]([-a-z0-9]*[a-z0-9])$/;
+
+/** Memory quantity in GiB, or undefined when malformed. */
+export function memoryGiB(memory: string): number | undefined {
+    const m = MEMORY.exec(memory);
+    if (!m) return undefined;
+    return m[2] === "Gi" ? Number(m[1]) : Number(m[1]) / 1024;
+}
+
+function sanitize(s: string): string {
+    return s.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/-+/g, "-").replace(/^-|-$/g, "");
+}
+
+/** Derives every resource name from the Pulumi project, stack and Google Cloud project. */
+export function resourceNames(pulumiProject: string, stack: string, gcpProject: string): ResourceNames {
+    const prefix = sanitize(`${pulumiProject}-${stack}`);
+    return {
+        prefix,
+        service: prefix,
+        repository: prefix,
+        runtimeAccountId: `${prefix}-run`,
+        buildAccountId: `${prefix}-build`,
+        secretId: `${prefix}-hf-token`,
+        // Bucket names are global: the project id makes this one unique.
+        stagingBucket: `${prefix}-src-${gcpProject}`,
+    };
+}
+
+function nameProblems(names: ResourceNames, stack: string): ConfigProblem[] {
+    const problems: ConfigProblem[] = [];
+    const rename = "pick a shorter stack name: pulumi stack rename <shorter-name>";
+    for (const [key, id] of [["runtime service account id", names.runtimeAccountId], ["build service account id", names.buildAccountId]] as const) {
+        if (id.length < 6 || id.length > 30 || !ACCOUNT_ID.test(id)) {
+            problems.push({ key: `stack name (${key})`, value: id, allowed: `service account ids are 6-30 characters [a-z0-9-] starting with a letter (stack "${stack}" gives ${id.length})`, fix: rename });
+        }
+    }
+    // Cloud Run service names: < 50 characters, start with a letter.
+    if (names.service.length > 49 || !/^[a-z]/.test(names.service)) {
+        problems.push({ key: "stack name (Cloud Run service name)", value: names.service, allowed: "at most 49 characters, starting with a letter", fix: rename });
+    }
+    if (names.stagingBucket.length > 63) {
+        problems.push({ key: "stack name (staging bucket name)", value: names.stagingBucket, allowed: "bucket names are at most 63 characters", fix: rename });
+    }
+    return problems;
+}
+
+/** A tiny typed reader over pulumi.Config that records problems instead of throwing one at a time. */
+class Reader {
+    readonly problems: ConfigProblem[] = [];
+    constructor(private readonly config: pulumi.Config) {}
+
+    string(key: string, fallback: string): string {
+        return this.config.get(key) ?? fallback;
+    }
+
+    number(key: string, fallback: number, opts: { integer?: boolean; min?: number; max?: number; minExclusive?: boolean; example: string }): number {
+        const raw = this.config.get(key);
+        if (raw === undefined) return fallback;
+        const n = Number(raw);
+        const { integer = true, min, max, minExclusive = false } = opts;
+        const tooLow = min !== undefined && (minExclusive ? n <= min : n < min);
+        const tooHigh = max !== undefined && n > max;
+        if (raw.trim() === "" || !Number.isFinite(n) || (integer && !Number.isInteger(n)) || tooLow || tooHigh) {
+            const range = `${min === undefined ? "" : minExclusive ? `> ${min}` : `>= ${min}`}${min !== undefined && max !== undefined ? " and " : ""}${max === undefined ? "" : `<= ${max}`}`;
+            this.problem(key, raw, `must be ${integer ? "an integer" : "a number"}${range ? ` ${range}` : ""}`, opts.example);
+            return fallback;
+        }
+        return n;
+    }
+
+    boolean(key: string, fallback: boolean): boolean {
+        const raw = this.config.get(key);
+        if (raw === undefined) return fallback;
+        if (raw !== "true" && raw !== "false") {
+            this.problem(key, raw, "must be true or false", String(fallback));
+            return fallback;
+        }
+        return raw === "true";
+    }
+
+    stringList(key: string): string[] {
+        const raw = this.config.get(key);
+        if (raw === undefined) return [];
+        try {
+            const parsed: unknown = JSON.parse(raw);
+            if (Array.isArray(parsed) && parsed.every((v) => typeof v === "string")) return parsed;
+        } catch {
+            // reported below
+        }
+        this.problems.push({ key, value: raw, allowed: "must be a list of strings", fix: `pulumi config set --path '${key}[0]' user:you@example.com` });
+        return [];
+    }
+
+    problem(key: string, value: unknown, allowed: string, example: string): void {
+        this.problems.push({ key, value, allowed, fix: `pulumi config set ${key} ${example}` });
+    }
+}
+
+function firstEnv(names: string[]): string | undefined {
+    for (const n of names) {
+        const v = process.env[n];
+        if (v !== undefined && v !== "") return v;
+    }
+    return undefined;
+}
+
+/**
+ * Reads and validates every key. Throws one ConfigError listing all problems before any
+ * resource is created.
+ */
+export function loadSettings(): Readonly<Settings> {
+    const config = new pulumi.Config();
+    const gcp = new pulumi.Config("gcp");
+    const r = new Reader(config);
+
+    // Same environment fallbacks as the Google provider, so Cloud Shell works unchanged.
+    const project = gcp.get("project") ?? firstEnv(["GOOGLE_PROJECT", "GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT"]);
+    const region = gcp.get("region") ?? firstEnv(["GOOGLE_REGION", "GCLOUD_REGION", "CLOUDSDK_COMPUTE_REGION"]);
+    if (project === undefined) {
+        r.problems.push({ key: "gcp:project", value: undefined, allowed: "a Google Cloud project id is required", fix: "pulumi config set gcp:project <your-project-id>" });
+    }
+    if (region === undefined) {
+        r.problems.push({ key: "gcp:region", value: undefined, allowed: "a region with Cloud Run GPUs is required", fix: "pulumi config set gcp:region us-central1" });
+    }
+
+    const model = r.string("model", DEFAULTS.model);
+    if (!MODEL_ID.test(model)) r.problem("model", model, "must be a Hugging Face model id of the form <org>/<name>", DEFAULTS.model);
+
+    const modelRevision = r.string("modelRevision", DEFAULTS.modelRevision);
+    if (!COMMIT.test(modelRevision)) {
+        r.problem("modelRevision", modelRevision, "must be a 40-character commit hash (branches like main move, so builds would not be reproducible)", "<commit-sha-from-the-model-page>");
+    }
+    const servedModelName = r.string("servedModelName", DEFAULTS.servedModelName);
+
+    const vllmImage = r.string("vllmImage", DEFAULTS.vllmImage);
+    const imageMatch = IMAGE.exec(vllmImage);
+    const pinned = imageMatch !== null && (vllmImage.includes("@sha256:") || imageMatch[1] !== undefined);
+    if (!pinned || imageMatch?.[1] === "latest") {
+        r.problem("vllmImage", vllmImage, "must be pinned to an exact tag or digest (never latest)", DEFAULTS.vllmImage);
+    }
+
+    const gpuType = r.string("gpuType", DEFAULTS.gpuType);
+    const gpu = GPU_TYPES[gpuType];
+    if (gpu === undefined) r.problem("gpuType", gpuType, `must be one of ${Object.keys(GPU_TYPES).join(", ")}`, DEFAULTS.gpuType);
+
+    const cpu = r.number("cpu", DEFAULTS.cpu, { min: 1, max: 8, example: String(DEFAULTS.cpu) });
+    const memory = r.string("memory", DEFAULTS.memory);
+    const memGiB = memoryGiB(memory);
+    if (memGiB === undefined) r.problem("memory", memory, "must be a quantity like 32Gi or 16384Mi", DEFAULTS.memory);
+    if (gpu !== undefined) {
+        if (!gpu.cpus.includes(cpu)) r.problem("cpu", cpu, `${gpuType} needs one of ${gpu.cpus.join(", ")} CPUs`, String(DEFAULTS.cpu));
+        if (memGiB !== undefined && (memGiB < gpu.minMemoryGiB || memGiB > gpu.maxMemoryGiB)) {
+            r.problem("memory", memory, `${gpuType} needs ${gpu.minMemoryGiB}Gi to ${gpu.maxMemoryGiB}Gi of memory`, DEFAULTS.memory);
+        }
+        if (region !== undefined && !gpuRegionsFor(gpuType).includes(region)) {
+            r.problems.push({ key: "gcp:region", value: region, allowed: `Cloud Run offers ${gpuType} only in ${gpuRegionsFor(gpuType).join(", ")}`, fix: "pulumi config set gcp:region us-central1" });
+        }
+    }
+
+    const minInstances = r.number("minInstances", DEFAULTS.minInstances, { min: 0, max: 1000, example: "0" });
+    const maxInstances = r.number("maxInstances", DEFAULTS.maxInstances, { min: 1, max: 1000, example: "1" });
+    if (minInstances > maxInstances) r.problem("minInstances", minInstances, `must not exceed maxInstances (${maxInstances})`, String(maxInstances));
+    // Cloud Run allows 1..1000 concurrent requests per instance.
+    const concurrency = r.number("concurrency", DEFAULTS.concurrency, { min: 1, max: 1000, example: String(DEFAULTS.concurrency) });
+    const maxModelLen = r.number("maxModelLen", DEFAULTS.maxModelLen, { min: 1, example: String(DEFAULTS.maxModelLen) });
+    const gpuMemoryUtilization = r.number("gpuMemoryUtilization", DEFAULTS.gpuMemoryUtilization, { integer: false, min: 0, minExclusive: true, max: 1, example: String(DEFAULTS.gpuMemoryUtilization) });
+    const gpuZonalRedundancy = r.boolean("gpuZonalRedundancy", DEFAULTS.gpuZonalRedundancy);
+    const deletionProtection = r.boolean("deletionProtection", DEFAULTS.deletionProtection);
+
+    const invokers = r.stringList("invokers");
+    invokers.forEach((member, i) => {
+        if (member === "allUsers" || member === "allAuthenticatedUsers") {
+            r.problems.push({ key: `invokers[${i}]`, value: member, allowed: "public access is not allowed: list the users, groups or service accounts that may call the service", fix: `pulumi config set --path 'invokers[${i}]' user:you@example.com` });
+        } else if (!IAM_MEMBER.test(member)) {
+            r.problems.push({ key: `invokers[${i}]`, value: member, allowed: "must be an IAM member such as user:you@example.com, group:team@example.com or serviceAccount:sa@project.iam.gserviceaccount.com", fix: `pulumi config set --path 'invokers[${i}]' user:you@example.com` });
+        }
+    });
+
+    const machineType = r.string("buildMachineType", DEFAULTS.buildMachineType);
+    if (!BUILD_MACHINE_TYPES.includes(machineType)) r.problem("buildMachineType", machineType, `must be one of ${BUILD_MACHINE_TYPES.join(", ")}`, DEFAULTS.buildMachineType);
+    // Cloud Build accepts up to 4000 GB of disk and 24 h of build time.
+    const diskSizeGb = r.number("buildDiskSizeGb", DEFAULTS.buildDiskSizeGb, { min: 100, max: 4000, example: String(DEFAULTS.buildDiskSizeGb) });
+    const timeoutMinutes = r.number("buildTimeoutMinutes", DEFAULTS.buildTimeoutMinutes, { min: 10, max: 1440, example: String(DEFAULTS.buildTimeoutMinutes) });
+
+    const stack = pulumi.getStack();
+    const names = resourceNames(pulumi.getProject(), stack, project ?? "project");
+    r.problems.push(...nameProblems(names, stack));
+
+    // hfToken is last: `requireSecret` throws on its own, so report it with everything else.
+    const tokenValue = config.getSecret("hfToken");
+    if (config.get("hfToken") === undefined) {
+        r.problems.push({ key: "hfToken", value: undefined, allowed: "a Hugging Face token with access to the model is required", fix: "pulumi config set --secret hfToken <hf_...>" });
+    }
+
+    if (r.problems.length > 0) throw new ConfigError(r.problems);
+
+    return Object.freeze({
+        project: project as string,
+        region: region as string,
+        names: Object.freeze(names),
+        hfToken: tokenValue as pulumi.Output<string>,
+        model,
+        modelRevision,
+        servedModelName: servedModelName === "" ? model : servedModelName,
+        vllmImage,
+        gpuType,
+        cpu,
+        memory,
+        minInstances,
+        maxInstances,
+        concurrency,
+        maxModelLen,
+        gpuMemoryUtilization,
+        gpuZonalRedundancy,
+        deletionProtection,
+        invokers: Object.freeze([...invokers]),
+        build: Object.freeze({ machineType, diskSizeGb, timeoutMinutes }),
+        labels: Object.freeze({ app: sanitize(pulumi.getProject()), stack: sanitize(stack), "managed-by": "pulumi" }),
+    });
+}

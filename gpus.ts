@@ -1,0 +1,30 @@
+// The GPUs this program can deploy on Cloud Run, in one place.
+// Source: https://cloud.google.com/run/docs/configuring/services/gpu (read 2026-11):
+// one L4 (24 GB) per instance, at least 4 CPU and 16 GiB memory, driver 535 (CUDA 12.2).
+// Cloud Run allows CPU 1, 2, 4, 6 or 8 and up to 32 GiB of memory per instance.
+
+export interface GpuType {
+    /** GPU memory in GB. */
+    memoryGB: number;
+    /** CPU counts Cloud Run accepts with this GPU. */
+    cpus: number[];
+    minMemoryGiB: number;
+    maxMemoryGiB: number;
+    /** Regions where Cloud Run offers this GPU. */
+    regions: string[];
+}
+
+export const GPU_TYPES: Readonly<Record<string, GpuType>> = Object.freeze({
+    "nvidia-l4": {
+        memoryGB: 24,
+        cpus: [4, 6, 8],
+        minMemoryGiB: 16,
+        maxMemoryGiB: 32,
+        // asia-south1 is by invitation only, so it is left out.
+        regions: ["asia-southeast1", "europe-west1", "europe-west4", "us-central1", "us-east4"],
+    },
+});
+
+export function gpuRegionsFor(gpuType: string): string[] {
+    return GPU_TYPES[gpuType]?.regions ?? [];
+}
