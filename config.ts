@@ -134,7 +134,7 @@ export function resourceNames(pulumiProject: string, stack: string, gcpProject: 
 
 function nameProblems(names: ResourceNames, stack: string): ConfigProblem[] {
     const problems: ConfigProblem[] = [];
-    const rename = "pick a shorter stack name: pulumi stack rename <shorter-name>";
+    const rename = "pulumi stack rename <shorter-name>   (every resource name derives from the stack name)";
     for (const [key, id] of [["runtime service account id", names.runtimeAccountId], ["build service account id", names.buildAccountId]] as const) {
         if (id.length < 6 || id.length > 30 || !ACCOUNT_ID.test(id)) {
             problems.push({ key: `stack name (${key})`, value: id, allowed: `service account ids are 6-30 characters [a-z0-9-] starting with a letter (stack "${stack}" gives ${id.length})`, fix: rename });

@@ -1,0 +1,191 @@
+// Runs the real program (index.ts, through ts-node with the project's tsconfig, as Pulumi's
+// Node.js runtime does) against Pulumi's mock engine, and records what it registers.
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+
+export const ROOT = path.resolve(__dirname, "..");
+export const PROJECT = "vllm-cloudrun";
+/** Recognizable fake token: tests look for it everywhere it must not be. */
+export const FAKE_TOKEN = "hf_FAKEtokenForTests0123456789abcdefXYZ";
+export const GCP_PROJECT = "my-proj";
+export const FAKE_DIGEST = "sha256:" + "ab".repeat(32);
+
+/** Pulumi's marker for secret values in serialized properties. */
+const SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+export interface Registered {
+    type: string;
+    name: string;
+    inputs: Record<string, unknown>;
+    custom: boolean;
+    /** `type::name` of the parent, if any. */
+    parent?: string;
+    /** `type::name` of each explicit dependsOn entry. */
+    dependsOn: string[];
+}
+
+export interface RunResult {
+    resources: Registered[];
+    outputs: Record<string, unknown>;
+    secretOutputs: Set<string>;
+    invokes: { token: string; inputs: Record<string, unknown> }[];
+    error?: Error;
+}
+
+export interface RunOptions {
+    /** Project config keys without the `vllm-cloudrun:` prefix; `gcp:` keys as they are. */
+    config?: Record<string, unknown>;
+    /** Stack name. Default: dev. */
+    stack?: string;
+    /** Leave hfToken unset. */
+    noToken?: boolean;
+    /** Leave gcp:project / gcp:region unset. */
+    noProject?: boolean;
+    noRegion?: boolean;
+}
+
+export function isSecretValue(v: unknown): v is { value: unknown } {
+    return typeof v === "object" && v !== null && (v as Record<string, unknown>)[SIG_KEY] === SECRET_SIG;
+}
+
+/** Plain (non-secret) strings anywhere inside a value; secret-wrapped parts are skipped. */
+export function plainStrings(v: unknown, out: string[] = []): string[] {
+    if (isSecretValue(v)) return out;
+    if (typeof v === "string") out.push(v);
+    else if (Array.isArray(v)) v.forEach((e) => plainStrings(e, out));
+    else if (typeof v === "object" && v !== null) Object.values(v).forEach((e) => plainStrings(e, out));
+    return out;
+}
+
+/** Removes secret wrappers, for asserting on values. */
+export function unwrap(v: unknown): unknown {
+    if (isSecretValue(v)) return unwrap(v.value);
+    if (Array.isArray(v)) return v.map(unwrap);
+    if (typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, e]) => [k, unwrap(e)]));
+    return v;
+}
+
+function computedState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+    switch (type) {
+        case "gcp:serviceaccount/account:Account":
+            return { email: `${inputs.accountId}@${inputs.project}.iam.gserviceaccount.com`, name: `projects/${inputs.project}/serviceAccounts/${inputs.accountId}` };
+        case "gcp:secretmanager/secret:Secret":
+            return { name: `projects/123456789/secrets/${inputs.secretId}` };
+        case "gcp:secretmanager/secretVersion:SecretVersion":
+            return { name: `projects/123456789/secrets/${String(inputs.secret).replace(/-id$/, "")}/versions/1`, version: "1" };
+        case "gcp:artifactregistry/repository:Repository":
+            return { name: inputs.repositoryId };
+        case "gcp:cloudrunv2/service:Service":
+            return { uri: `https://${inputs.name}-abc123-uc.a.run.app` };
+        case "command:local:Command":
+            return { stdout: "", stderr: "" };
+        default:
+            return { name: inputs.name ?? name };
+    }
+}
+
+function key(r: pulumi.Resource | undefined): string | undefined {
+    if (r === undefined) return undefined;
+    const internal = r as unknown as { __pulumiType: string; __name: string };
+    return `${internal.__pulumiType}::${internal.__name}`;
+}
+
+
+/** Runs index.ts once with the given config and returns everything it registered. */
+export async function runProgram(opts: RunOptions = {}): Promise<RunResult> {
+    const result: RunResult = { resources: [], outputs: {}, secretOutputs: new Set(), invokes: [] };
+    const stack = opts.stack ?? "dev";
+
+    const config: Record<string, string> = {};
+    if (!opts.noProject) config["gcp:project"] = GCP_PROJECT;
+    if (!opts.noRegion) config["gcp:region"] = "us-central1";
+    if (!opts.noToken) config[`${PROJECT}:hfToken`] = FAKE_TOKEN;
+    for (const [k, v] of Object.entries(opts.config ?? {})) {
+        const full = k.includes(":") ? k : `${PROJECT}:${k}`;
+        config[full] = typeof v === "string" ? v : JSON.stringify(v);
+    }
+    pulumi.runtime.setAllConfig(config, opts.noToken ? [] : [`${PROJECT}:hfToken`]);
+
+    await pulumi.runtime.setMocks(
+        {
+            newResource(args: pulumi.runtime.MockResourceArgs) {
+                const rec = result.resources.find((x) => x.type === args.type && x.name === args.name);
+                if (rec) rec.inputs = args.inputs;
+                else result.resources.push({ type: args.type, name: args.name, inputs: args.inputs, custom: args.custom ?? true, dependsOn: [] });
+                return { id: `${args.name}-id`, state: { ...args.inputs, ...computedState(args.type, args.name, args.inputs) } };
+            },
+            call(args: pulumi.runtime.MockCallArgs) {
+                result.invokes.push({ token: args.token, inputs: args.inputs });
+                if (args.token === "gcp:artifactregistry/getDockerImage:getDockerImage") {
+                    const image = String(args.inputs.imageName).split(":")[0];
+                    return { ...args.inputs, selfLink: `${args.inputs.location}-docker.pkg.dev/${args.inputs.project}/${args.inputs.repositoryId}/${image}@${FAKE_DIGEST}` };
+                }
+                return args.inputs;
+            },
+        },
+        PROJECT,
+        stack,
+        false,
+    );
+    // Run inside a root Stack resource, as Pulumi's Node.js runtime does.
+    let exported: Record<string, unknown> = {};
+    await pulumi.runtime.runInPulumiStack(async () => {
+        // Records parent and dependsOn, which the mock monitor does not pass to newResource.
+        pulumi.runtime.registerStackTransformation((args) => {
+            const deps = args.opts.dependsOn;
+            const list = (Array.isArray(deps) ? deps : deps === undefined ? [] : [deps]) as pulumi.Resource[];
+            result.resources.push({
+                type: args.type,
+                name: args.name,
+                inputs: {},
+                custom: !(args.resource instanceof pulumi.ComponentResource),
+                parent: key(args.opts.parent),
+                dependsOn: list.map((d) => key(d) as string),
+            });
+            return undefined;
+        });
+        // Fresh module state for every run: the program reads config at load time.
+        for (const id of Object.keys(require.cache)) {
+            if (id.startsWith(ROOT) && !id.includes(`${path.sep}node_modules${path.sep}`) && !id.includes(`${path.sep}test${path.sep}`)) delete require.cache[id];
+        }
+        try {
+            exported = require(path.join(ROOT, "index.ts"));
+        } catch (e) {
+            result.error = e as Error;
+        }
+        return undefined;
+    });
+    for (const [name, value] of Object.entries(exported)) {
+        if (pulumi.Output.isInstance(value)) {
+            result.outputs[name] = await new Promise((resolve) => value.apply(resolve));
+            if (await pulumi.isSecret(value)) result.secretOutputs.add(name);
+        } else {
+            result.outputs[name] = value;
+        }
+    }
+    await settle(result);
+    return result;
+}
+
+/** Waits until no new resources register and their inputs have arrived. */
+async function settle(result: RunResult): Promise<void> {
+    let stable = 0;
+    let last = -1;
+    while (stable < 5) {
+        await new Promise((r) => setTimeout(r, 20));
+        const n = result.resources.length + result.invokes.length;
+        stable = n === last ? stable + 1 : 0;
+        last = n;
+    }
+}
+
+export function byType(r: RunResult, type: string): Registered[] {
+    return r.resources.filter((x) => x.type === type);
+}
+
+export function one(r: RunResult, type: string, name?: string): Registered {
+    const found = byType(r, type).filter((x) => name === undefined || x.name === name);
+    if (found.length !== 1) throw new Error(`expected exactly one ${type}${name ? ` named ${name}` : ""}, found ${found.length}`);
+    return found[0];
+}
