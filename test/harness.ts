@@ -130,7 +130,7 @@ export async function runProgram(opts: RunOptions = {}): Promise<RunResult> {
     );
     // Run inside a root Stack resource, as Pulumi's Node.js runtime does.
     let exported: Record<string, unknown> = {};
-    await pulumi.runtime.runInPulumiStack(async () => {
+    await pulumi.runtime.runInPulumiStack(() => {
         // Records parent and dependsOn, which the mock monitor does not pass to newResource.
         pulumi.runtime.registerStackTransformation((args) => {
             const deps = args.opts.dependsOn;
@@ -154,7 +154,7 @@ export async function runProgram(opts: RunOptions = {}): Promise<RunResult> {
         } catch (e) {
             result.error = e as Error;
         }
-        return undefined;
+        return Promise.resolve(undefined);
     });
     for (const [name, value] of Object.entries(exported)) {
         if (pulumi.Output.isInstance(value)) {

@@ -19,7 +19,7 @@ describe("TokenSecret", () => {
     it("writes the version from hfToken as a secret value", () => {
         const version = one(r, "gcp:secretmanager/secretVersion:SecretVersion");
         assert.ok(isSecretValue(version.inputs.secretData), "secretData is marked secret");
-        assert.equal((version.inputs.secretData as { value: unknown }).value, FAKE_TOKEN);
+        assert.equal((version.inputs.secretData).value, FAKE_TOKEN);
         assert.equal(version.inputs.secret, "vllm-cloudrun-dev-hf-token-id");
     });
 

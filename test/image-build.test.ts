@@ -1,0 +1,122 @@
+import { before, describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { BUILD_COMMAND, DOCKER_DIR, imageContentHash } from "../components/image-build";
+import { DEFAULTS } from "../config";
+import { FAKE_DIGEST, FAKE_TOKEN, one, plainStrings, runProgram, RunResult } from "./harness";
+
+const BUILD = "command:local:Command";
+const inputs = { baseImage: DEFAULTS.vllmImage, model: DEFAULTS.model, modelRevision: DEFAULTS.modelRevision };
+
+function buildOf(r: RunResult) {
+    return one(r, BUILD, "vllm-cloudrun-dev-build");
+}
+
+describe("ImageBuild", () => {
+    let r: RunResult;
+    before(async () => {
+        r = await runProgram();
+    });
+
+    it("stages source in a private, stack-owned bucket that destroy empties", () => {
+        const bucket = one(r, "gcp:storage/bucket:Bucket");
+        assert.equal(bucket.inputs.name, "vllm-cloudrun-dev-src-my-proj");
+        assert.equal(bucket.inputs.location, "us-central1");
+        assert.equal(bucket.inputs.forceDestroy, true);
+        assert.equal(bucket.inputs.uniformBucketLevelAccess, true);
+        assert.equal(bucket.inputs.publicAccessPrevention, "enforced");
+        const reader = one(r, "gcp:storage/bucketIAMMember:BucketIAMMember");
+        assert.equal(reader.inputs.role, "roles/storage.objectViewer");
+        assert.equal(reader.inputs.member, "serviceAccount:vllm-cloudrun-dev-build@my-proj.iam.gserviceaccount.com");
+    });
+
+    it("runs gcloud builds submit with every value passed through the environment", () => {
+        const build = buildOf(r);
+        assert.equal(build.inputs.create, BUILD_COMMAND);
+        const hash = imageContentHash(DOCKER_DIR, inputs);
+        assert.deepEqual(build.inputs.environment, {
+            SOURCE_DIR: DOCKER_DIR,
+            PROJECT: "my-proj",
+            REGION: "us-central1",
+            BASE_IMAGE: DEFAULTS.vllmImage,
+            MODEL: DEFAULTS.model,
+            MODEL_REVISION: DEFAULTS.modelRevision,
+            IMAGE: `us-central1-docker.pkg.dev/my-proj/vllm-cloudrun-dev/vllm:${hash.slice(0, 16)}`,
+            HF_TOKEN_VERSION: "projects/123456789/secrets/vllm-cloudrun-dev-hf-token/versions/1",
+            BUILD_SERVICE_ACCOUNT: "vllm-cloudrun-dev-build@my-proj.iam.gserviceaccount.com",
+            STAGING_BUCKET: "vllm-cloudrun-dev-src-my-proj",
+            MACHINE_TYPE: "e2-highcpu-8",
+            DISK_SIZE_GB: "200",
+            TIMEOUT_SECONDS: "5400",
+            CLOUDSDK_CORE_DISABLE_PROMPTS: "1",
+        });
+        assert.deepEqual(build.inputs.triggers, [hash]);
+        assert.equal(build.inputs.addPreviousOutputInEnv, false);
+    });
+
+    it("splices no value into the command line and never carries the token", () => {
+        const build = buildOf(r);
+        const cmd = String(build.inputs.create);
+        for (const literal of ["my-proj", "us-central1", DEFAULTS.model, DEFAULTS.modelRevision, "hf-token", "e2-highcpu"]) {
+            assert.ok(!cmd.includes(literal), `command line contains ${literal}`);
+        }
+        assert.match(cmd, /--project="\$PROJECT"/);
+        assert.match(cmd, /--gcs-source-staging-dir="gs:\/\/\$STAGING_BUCKET\/source"/);
+        for (const s of plainStrings(build.inputs)) assert.ok(!s.includes(FAKE_TOKEN), "token in build inputs");
+    });
+
+    it("builds only after the grants and their propagation", () => {
+        const wait = one(r, BUILD, "vllm-cloudrun-dev-iam-propagation");
+        assert.deepEqual(buildOf(r).dependsOn, [`${BUILD}::vllm-cloudrun-dev-iam-propagation`]);
+        assert.deepEqual(wait.dependsOn.sort(), [
+            "gcp:storage/bucketIAMMember:BucketIAMMember::vllm-cloudrun-dev-staging-reader",
+            "vllm-cloudrun:identities:ServiceIdentities::vllm-cloudrun-dev",
+            "vllm-cloudrun:registry:ImageRegistry::vllm-cloudrun-dev",
+            "vllm-cloudrun:secret:TokenSecret::vllm-cloudrun-dev-hf-token",
+        ]);
+    });
+
+    it("resolves the pushed tag to a digest in Artifact Registry", () => {
+        const lookups = r.invokes.filter((i) => i.token === "gcp:artifactregistry/getDockerImage:getDockerImage");
+        assert.equal(lookups.length, 1);
+        const hash = imageContentHash(DOCKER_DIR, inputs);
+        assert.deepEqual(lookups[0].inputs, { project: "my-proj", location: "us-central1", repositoryId: "vllm-cloudrun-dev", imageName: `vllm:${hash.slice(0, 16)}` });
+        assert.equal(r.outputs.image, `us-central1-docker.pkg.dev/my-proj/vllm-cloudrun-dev/vllm@${FAKE_DIGEST}`);
+    });
+
+    it("does not rebuild when only runtime settings change", async () => {
+        const changed = await runProgram({ config: { maxInstances: 3, minInstances: 1, concurrency: 8, maxModelLen: 4096, gpuMemoryUtilization: "0.8", cpu: 4, memory: "16Gi", servedModelName: "gemma", invokers: ["user:a@example.com"], deletionProtection: true, gpuZonalRedundancy: true } });
+        assert.equal(changed.error, undefined);
+        const a = buildOf(r).inputs;
+        const b = buildOf(changed).inputs;
+        assert.deepEqual([b.create, b.environment, b.triggers], [a.create, a.environment, a.triggers]);
+    });
+
+    it("rebuilds when the model, revision or base image changes", async () => {
+        const base = buildOf(r).inputs.triggers;
+        for (const config of [{ model: "google/gemma-3-4b-it" }, { modelRevision: "0".repeat(40) }, { vllmImage: "vllm/vllm-openai:v0.11.0" }]) {
+            const changed = await runProgram({ config });
+            assert.notDeepEqual(buildOf(changed).inputs.triggers, base, JSON.stringify(config));
+        }
+    });
+});
+
+describe("imageContentHash", () => {
+    it("changes with any file in the Docker context, and only then", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ctx-"));
+        try {
+            for (const f of fs.readdirSync(DOCKER_DIR)) fs.copyFileSync(path.join(DOCKER_DIR, f), path.join(dir, f));
+            assert.equal(imageContentHash(dir, inputs), imageContentHash(DOCKER_DIR, inputs), "same content, same hash");
+            fs.appendFileSync(path.join(dir, "Dockerfile"), "\n# changed\n");
+            assert.notEqual(imageContentHash(dir, inputs), imageContentHash(DOCKER_DIR, inputs));
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    it("is a sha256 hex digest", () => {
+        assert.match(imageContentHash(DOCKER_DIR, inputs), /^[0-9a-f]{64}$/);
+    });
+});

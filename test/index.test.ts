@@ -1,0 +1,75 @@
+import { before, describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import { FAKE_DIGEST, FAKE_TOKEN, plainStrings, runProgram, RunResult } from "./harness";
+
+describe("the program", () => {
+    let r: RunResult;
+    before(async () => {
+        r = await runProgram();
+    });
+
+    it("registers exactly these resources", () => {
+        const counts: Record<string, number> = {};
+        for (const res of r.resources) counts[res.type] = (counts[res.type] ?? 0) + 1;
+        assert.deepEqual(counts, {
+            "pulumi:pulumi:Stack": 1,
+            "vllm-cloudrun:apis:ProjectApis": 1,
+            "gcp:projects/service:Service": 8,
+            "command:local:Command": 3,
+            "vllm-cloudrun:identities:ServiceIdentities": 1,
+            "gcp:serviceaccount/account:Account": 2,
+            "gcp:projects/iAMMember:IAMMember": 1,
+            "vllm-cloudrun:secret:TokenSecret": 1,
+            "gcp:secretmanager/secret:Secret": 1,
+            "gcp:secretmanager/secretVersion:SecretVersion": 1,
+            "gcp:secretmanager/secretIamMember:SecretIamMember": 1,
+            "vllm-cloudrun:registry:ImageRegistry": 1,
+            "gcp:artifactregistry/repository:Repository": 1,
+            "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": 1,
+            "vllm-cloudrun:image:ImageBuild": 1,
+            "gcp:storage/bucket:Bucket": 1,
+            "gcp:storage/bucketIAMMember:BucketIAMMember": 1,
+            "vllm-cloudrun:service:LlmService": 1,
+            "gcp:cloudrunv2/service:Service": 1,
+        });
+    });
+
+    it("exports the URL, digest image, model, region and ready-to-paste commands", () => {
+        assert.deepEqual(r.outputs, {
+            serviceUrl: "https://vllm-cloudrun-dev-abc123-uc.a.run.app",
+            serviceName: "vllm-cloudrun-dev",
+            image: `us-central1-docker.pkg.dev/my-proj/vllm-cloudrun-dev/vllm@${FAKE_DIGEST}`,
+            model: "google/gemma-3-1b-it",
+            servedModelName: "google/gemma-3-1b-it",
+            region: "us-central1",
+            runtimeServiceAccount: "vllm-cloudrun-dev-run@my-proj.iam.gserviceaccount.com",
+            buildServiceAccount: "vllm-cloudrun-dev-build@my-proj.iam.gserviceaccount.com",
+            proxyCommand: "gcloud run services proxy vllm-cloudrun-dev --project my-proj --region us-central1 --port 8080",
+            curlCommand:
+                `curl -sS https://vllm-cloudrun-dev-abc123-uc.a.run.app/v1/completions -H "Authorization: Bearer $(gcloud auth print-identity-token)" -H "Content-Type: application/json" ` +
+                `-d '{"model": "google/gemma-3-1b-it", "prompt": "Cloud Run is", "max_tokens": 64}'`,
+        });
+        assert.deepEqual([...r.secretOutputs], [], "outputs hold nothing secret, so none is marked secret");
+    });
+
+    it("keeps the token out of every plain input and output", () => {
+        let secretHolders = 0;
+        for (const res of r.resources) {
+            for (const s of plainStrings(res.inputs)) assert.ok(!s.includes(FAKE_TOKEN), `${res.type} ${res.name} has the token in plain text`);
+            if (JSON.stringify(res.inputs).includes(FAKE_TOKEN)) secretHolders++;
+        }
+        assert.equal(secretHolders, 1, "only the secret version holds the token, wrapped as secret");
+        assert.ok(!JSON.stringify(r.outputs).includes(FAKE_TOKEN));
+    });
+
+    it("labels what it creates with the app and stack", () => {
+        const labelled = r.resources.filter((x) => x.inputs.labels !== undefined);
+        assert.deepEqual(labelled.map((x) => x.type).sort(), [
+            "gcp:artifactregistry/repository:Repository",
+            "gcp:cloudrunv2/service:Service",
+            "gcp:secretmanager/secret:Secret",
+            "gcp:storage/bucket:Bucket",
+        ]);
+        for (const x of labelled) assert.deepEqual(x.inputs.labels, { app: "vllm-cloudrun", stack: "dev", "managed-by": "pulumi" });
+    });
+});

@@ -1,0 +1,134 @@
+import { before, describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import { startupProbeFor, vllmArgs, VLLM_PORT } from "../components/service";
+import { DEFAULTS } from "../config";
+import { byType, FAKE_DIGEST, one, runProgram, RunResult } from "./harness";
+
+const SERVICE = "gcp:cloudrunv2/service:Service";
+const INVOKER = "gcp:cloudrunv2/serviceIamMember:ServiceIamMember";
+
+type Container = Record<string, any>;
+
+function containerOf(r: RunResult): Container {
+    const template = one(r, SERVICE).inputs.template as { containers: Container[] };
+    assert.equal(template.containers.length, 1);
+    return template.containers[0];
+}
+
+function templateOf(r: RunResult): Record<string, unknown> {
+    return one(r, SERVICE).inputs.template as Record<string, unknown>;
+}
+
+describe("LlmService", () => {
+    let r: RunResult;
+    before(async () => {
+        r = await runProgram();
+    });
+
+    it("is one Cloud Run v2 service named after the stack, in the configured region", () => {
+        const svc = one(r, SERVICE);
+        assert.equal(svc.inputs.name, "vllm-cloudrun-dev");
+        assert.equal(svc.inputs.location, "us-central1");
+        assert.equal(svc.inputs.project, "my-proj");
+        assert.equal(svc.inputs.deletionProtection, false, "the provider defaults to true, which would break pulumi destroy");
+    });
+
+    it("runs the digest-pinned image as the runtime account", () => {
+        assert.equal(containerOf(r).image, `us-central1-docker.pkg.dev/my-proj/vllm-cloudrun-dev/vllm@${FAKE_DIGEST}`);
+        assert.equal(templateOf(r).serviceAccount, "vllm-cloudrun-dev-run@my-proj.iam.gserviceaccount.com");
+    });
+
+    it("gets one L4 with the CPU and memory an L4 needs, always allocated", () => {
+        const c = containerOf(r);
+        assert.deepEqual(c.resources, { limits: { cpu: "8", memory: "32Gi", "nvidia.com/gpu": "1" }, cpuIdle: false, startupCpuBoost: true });
+        assert.deepEqual(templateOf(r).nodeSelector, { accelerator: "nvidia-l4" });
+        assert.equal(templateOf(r).gpuZonalRedundancyDisabled, true);
+    });
+
+    it("scales 0..1 with concurrency equal to vLLM's --max-num-seqs and an hour per request", () => {
+        const t = templateOf(r);
+        assert.deepEqual(t.scaling, { minInstanceCount: 0, maxInstanceCount: 1 });
+        assert.equal(t.maxInstanceRequestConcurrency, DEFAULTS.concurrency);
+        const args: string[] = containerOf(r).args;
+        assert.equal(args[args.indexOf("--max-num-seqs") + 1], String(DEFAULTS.concurrency));
+        assert.equal(t.timeout, "3600s");
+    });
+
+    it("starts vLLM on the baked model with the configured flags, on the routed port", () => {
+        const c = containerOf(r);
+        assert.deepEqual(c.args, [
+            DEFAULTS.model,
+            "--revision", DEFAULTS.modelRevision,
+            "--tokenizer-revision", DEFAULTS.modelRevision,
+            "--served-model-name", DEFAULTS.model,
+            "--host", "0.0.0.0",
+            "--port", "8000",
+            "--max-model-len", "8192",
+            "--max-num-seqs", "64",
+            "--gpu-memory-utilization", "0.9",
+        ]);
+        assert.equal(c.commands, undefined, "the image's ENTRYPOINT (vllm serve) starts the server");
+        assert.deepEqual(c.ports, { name: "http1", containerPort: VLLM_PORT });
+        assert.deepEqual(c.envs, [{ name: "HF_HUB_OFFLINE", value: "1" }]);
+        assert.ok(!c.envs.some((e: { name: string }) => e.name === "PORT"), "PORT is reserved by Cloud Run");
+    });
+
+    it("probes /health: a startup window sized for loading the model, then liveness", () => {
+        const c = containerOf(r);
+        assert.deepEqual(c.startupProbe, { initialDelaySeconds: 120, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 24, httpGet: { path: "/health", port: 8000 } });
+        assert.ok(c.startupProbe.periodSeconds <= 240 && c.startupProbe.initialDelaySeconds <= 240);
+        assert.deepEqual(c.livenessProbe, { periodSeconds: 30, timeoutSeconds: 10, failureThreshold: 3, httpGet: { path: "/health", port: 8000 } });
+    });
+
+    it("grants no invoker by default, and never to allUsers", () => {
+        assert.deepEqual(byType(r, INVOKER), []);
+        for (const res of r.resources) assert.notEqual(res.inputs.member, "allUsers");
+    });
+
+    it("follows config: invokers, zonal redundancy, deletion protection, scaling, shape", async () => {
+        const invokers = ["user:alice@example.com", "group:ml@example.com", "serviceAccount:app@my-proj.iam.gserviceaccount.com"];
+        const p = await runProgram({ config: { invokers, gpuZonalRedundancy: true, deletionProtection: true, minInstances: 1, maxInstances: 3, cpu: 4, memory: "16Gi", concurrency: 8, servedModelName: "gemma" } });
+        assert.equal(p.error, undefined);
+        const grants = byType(p, INVOKER);
+        assert.deepEqual(grants.map((g) => g.inputs.member), invokers);
+        for (const g of grants) {
+            assert.equal(g.inputs.role, "roles/run.invoker");
+            assert.equal(g.inputs.name, "vllm-cloudrun-dev");
+            assert.equal(g.inputs.location, "us-central1");
+        }
+        assert.deepEqual(grants.map((g) => g.name), [
+            "vllm-cloudrun-dev-invoker-user-alice-example-com",
+            "vllm-cloudrun-dev-invoker-group-ml-example-com",
+            "vllm-cloudrun-dev-invoker-serviceAccount-app-my-proj-iam-gserviceaccount-com",
+        ]);
+        assert.equal(one(p, SERVICE).inputs.deletionProtection, true);
+        assert.equal(templateOf(p).gpuZonalRedundancyDisabled, false);
+        assert.deepEqual(templateOf(p).scaling, { minInstanceCount: 1, maxInstanceCount: 3 });
+        assert.equal(templateOf(p).maxInstanceRequestConcurrency, 8);
+        const c = containerOf(p);
+        assert.deepEqual(c.resources.limits, { cpu: "4", memory: "16Gi", "nvidia.com/gpu": "1" });
+        assert.equal(c.args[c.args.indexOf("--served-model-name") + 1], "gemma");
+        assert.equal(c.args[c.args.indexOf("--max-num-seqs") + 1], "8");
+        assert.equal(p.outputs.servedModelName, "gemma");
+    });
+});
+
+describe("startupProbeFor", () => {
+    it("keeps Cloud Run's 240 s limits and covers the requested window", () => {
+        for (const seconds of [60, 240, 360, 480]) {
+            const p = startupProbeFor(seconds);
+            assert.ok(p.initialDelaySeconds <= 240 && p.periodSeconds <= 240 && p.failureThreshold * p.periodSeconds <= 240);
+            assert.ok(p.timeoutSeconds < p.periodSeconds);
+            assert.equal(p.initialDelaySeconds + p.failureThreshold * p.periodSeconds, seconds);
+        }
+        assert.equal(startupProbeFor(10_000).initialDelaySeconds + startupProbeFor(10_000).failureThreshold * 10, 480, "capped");
+    });
+});
+
+describe("vllmArgs", () => {
+    it("puts the model first, as `vllm serve` expects", () => {
+        const args = vllmArgs({ model: "org/m", modelRevision: "r", servedModelName: "s", maxModelLen: 1, maxNumSeqs: 2, gpuMemoryUtilization: 0.5, port: 9000 });
+        assert.equal(args[0], "org/m");
+        assert.equal(args[args.indexOf("--port") + 1], "9000");
+    });
+});
