@@ -1,0 +1,145 @@
+// The real docker/Dockerfile, built by the exact Cloud Build step in docker/cloudbuild.yaml,
+// on a real Docker engine, on top of a stand-in for vllm/vllm-openai.
+import { after, before, describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
+import { DOCKER_DIR } from "../components/image-build";
+import { vllmArgs } from "../components/service";
+import { DEFAULTS } from "../config";
+import { FAKE_TOKEN } from "./harness";
+import { buildStandInBase, buildSteps, docker, dockerOk, dockerUnavailable, layerContents, skipUnlessAvailable, tokenLeaks } from "./docker";
+
+const unavailable = dockerUnavailable();
+const id = `${process.pid}`;
+const BASE = `vllm-standin:${id}`;
+const IMAGE = `vllm-cloudrun-test:${id}`;
+/** A revision BuildKit has never seen, so its cache cannot answer for it. */
+const freshRevision = () => crypto.randomBytes(20).toString("hex");
+const SNAPSHOT = `model-cache/hub/models--google--gemma-3-1b-it/snapshots/${DEFAULTS.modelRevision}`;
+
+interface Step {
+    name: string;
+    entrypoint: string;
+    env: string[];
+    secretEnv: string[];
+    args: string[];
+}
+
+/** The Cloud Build step's docker arguments with substitutions applied and the tag made local. */
+function cloudBuildDockerArgs(subs: Record<string, string>): { args: string[]; env: Record<string, string> } {
+    const config = YAML.parse(fs.readFileSync(path.join(DOCKER_DIR, "cloudbuild.yaml"), "utf8")) as { steps: Step[] };
+    const step = config.steps[0];
+    assert.equal(step.entrypoint, "docker");
+    const args = step.args.map((a) => a.replace(/\$\{(_[A-Z_]+)\}/g, (_, k: string) => {
+        assert.ok(k in subs, `substitution ${k} provided`);
+        return subs[k];
+    }));
+    const env = Object.fromEntries(step.env.map((e) => e.split("=", 2) as [string, string]));
+    // Offline engine: no network for RUN steps; plain progress to see cache hits.
+    return { args: [args[0], "--network", "none", "--progress=plain", ...args.slice(1)], env };
+}
+
+function buildBaked(opts: { token?: string; revision?: string; tag?: string } = {}) {
+    const { args, env } = cloudBuildDockerArgs({
+        _BASE_IMAGE: BASE,
+        _MODEL: DEFAULTS.model,
+        _MODEL_REVISION: opts.revision ?? DEFAULTS.modelRevision,
+        _IMAGE: opts.tag ?? IMAGE,
+    });
+    // Cloud Build's secretEnv: the token is in the step's environment, nowhere else.
+    const secretEnv: Record<string, string> = opts.token === undefined ? {} : { HF_TOKEN: opts.token };
+    return docker(args, { cwd: DOCKER_DIR, env: { ...env, ...secretEnv } });
+}
+
+describe("docker/Dockerfile on a real Docker engine", { skip: skipUnlessAvailable(unavailable) }, () => {
+    let first: ReturnType<typeof buildBaked>;
+
+    before(() => {
+        if (unavailable) throw new Error(`Docker tests cannot run: ${unavailable}`);
+        buildStandInBase(BASE);
+        first = buildBaked({ token: FAKE_TOKEN });
+    });
+
+    after(() => {
+        if (unavailable) return;
+        docker(["rmi", "-f", IMAGE, `${IMAGE}-rev`, `${IMAGE}-leaky`, `${IMAGE}-notoken`, BASE]);
+    });
+
+    it("builds with the token supplied only as Cloud Build's secretEnv", () => {
+        assert.equal(first.status, 0, first.stderr);
+    });
+
+    it("bakes the weights under HF_HOME, in a layer of their own", () => {
+        const layers = layerContents(IMAGE);
+        const withWeights = layers.filter((l) => l.files.some((f) => f.startsWith("model-cache/")));
+        assert.equal(withWeights.length, 1, "exactly one layer holds model files");
+        const files = withWeights[0].files.filter((f) => !f.endsWith("/"));
+        assert.deepEqual(files.sort(), [`${SNAPSHOT}/config.json`, `${SNAPSHOT}/model.safetensors`]);
+        // Besides the snapshot, only empty mount-point directories (etc/, run/secrets/) appear.
+        const others = withWeights[0].files.filter((f) => !f.startsWith("model-cache/"));
+        assert.ok(others.every((f) => f.endsWith("/")), `no other files in the weights layer: ${others.join(", ")}`);
+        const config = JSON.parse(dockerOk(["inspect", IMAGE]).stdout)[0].Config as { Env: string[]; Entrypoint: string[] };
+        assert.ok(config.Env.includes("HF_HOME=/model-cache"));
+    });
+
+    it("runs offline: HF_HUB_OFFLINE=1 is in the image config", () => {
+        const config = JSON.parse(dockerOk(["inspect", IMAGE]).stdout)[0].Config as { Env: string[] };
+        assert.ok(config.Env.includes("HF_HUB_OFFLINE=1"), config.Env.join(" "));
+        assert.ok(config.Env.includes("VLLM_ENABLE_CUDA_COMPATIBILITY=1"));
+    });
+
+    it("leaves the token nowhere: history, inspect, any layer, $HF_HOME/token", () => {
+        assert.deepEqual(tokenLeaks(IMAGE, FAKE_TOKEN), []);
+    });
+
+    it("starts `vllm serve` with exactly the flags the Cloud Run service passes", () => {
+        const args = vllmArgs({ model: DEFAULTS.model, modelRevision: DEFAULTS.modelRevision, servedModelName: DEFAULTS.model, maxModelLen: DEFAULTS.maxModelLen, maxNumSeqs: DEFAULTS.concurrency, gpuMemoryUtilization: DEFAULTS.gpuMemoryUtilization });
+        const out = dockerOk(["run", "--rm", "--network", "none", IMAGE, ...args]).stdout.split("\n");
+        const recorded = out.slice(out.indexOf("vllm-args-begin") + 1, out.indexOf("vllm-args-end"));
+        assert.deepEqual(recorded, ["serve", ...args]);
+        assert.ok(out.includes("HF_HUB_OFFLINE=1"));
+    });
+
+    it("reuses the weights layer from cache on a rebuild with the same image inputs", (t) => {
+        // Runtime settings never reach the build (they are Cloud Run args), so a second
+        // deploy builds with identical inputs: nothing may be rebuilt.
+        const again = buildBaked({ token: FAKE_TOKEN });
+        assert.equal(again.status, 0, again.stderr);
+        const steps = buildSteps(again.stderr);
+        const rebuilt = steps.filter((s) => !s.cached);
+        t.diagnostic(`second build: ${steps.length} RUN/COPY steps, ${rebuilt.length} rebuilt`);
+        assert.ok(steps.some((s) => s.name.includes("download")), "the weights step is reported");
+        assert.deepEqual(rebuilt, []);
+    });
+
+    it("re-downloads when the model revision changes", (t) => {
+        const changed = buildBaked({ token: FAKE_TOKEN, revision: freshRevision(), tag: `${IMAGE}-rev` });
+        assert.equal(changed.status, 0, changed.stderr);
+        const rebuilt = buildSteps(changed.stderr).filter((s) => !s.cached);
+        t.diagnostic(`new revision: ${rebuilt.length} step(s) rebuilt`);
+        assert.equal(rebuilt.length, 1);
+        assert.match(rebuilt[0].name, /download/);
+    });
+
+    it("fails clearly when the build has no token", () => {
+        const r = buildBaked({ token: undefined, revision: freshRevision(), tag: `${IMAGE}-notoken` });
+        assert.notEqual(r.status, 0);
+        assert.match(r.stderr, /the hf_token build secret is missing/);
+    });
+
+    it("catches a leak: the seed's ARG HF_TOKEN + login pattern is flagged", () => {
+        const leaky = dockerOk(
+            ["build", "--network", "none", "--progress=plain", "-f", path.join(__dirname, "fixtures", "leaky.Dockerfile"),
+                "--build-arg", `BASE_IMAGE=${BASE}`, "--build-arg", `HF_TOKEN=${FAKE_TOKEN}`, "--build-arg", `MODEL=${DEFAULTS.model}`,
+                "--build-arg", `MODEL_REVISION=${DEFAULTS.modelRevision}`, "-t", `${IMAGE}-leaky`, path.join(__dirname, "fixtures")],
+        );
+        assert.ok(leaky.stderr.length > 0);
+        const leaks = tokenLeaks(`${IMAGE}-leaky`, FAKE_TOKEN);
+        for (const where of ["docker history", "docker save (layers or config)", "$HF_HOME/token"]) {
+            assert.ok(leaks.includes(where), `leak in ${where} detected: ${leaks.join(", ")}`);
+        }
+    });
+});
