@@ -139,7 +139,9 @@ export class ImageBuild extends pulumi.ComponentResource {
             {
                 create: BUILD_COMMAND,
                 environment: {
-                    SOURCE_DIR: contextDir,
+                    // Relative to the program directory (where the command runs), so the same
+                    // stack run from another checkout or CI path does not look like a change.
+                    SOURCE_DIR: path.relative(process.cwd(), contextDir) || ".",
                     PROJECT: args.project,
                     REGION: args.region,
                     BASE_IMAGE: args.baseImage,

@@ -10,7 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
 import { BUILD_COMMAND, DOCKER_DIR } from "../components/image-build";
-import { FAKE_TOKEN, one, runProgram } from "./harness";
+import { FAKE_TOKEN, one, ROOT, runProgram } from "./harness";
 import { skipUnlessAvailable } from "./docker";
 
 const NO_ACCOUNT = "You do not currently have an active account selected";
@@ -31,7 +31,9 @@ interface Result {
 function runBuildCommand(script: string, environment: Record<string, string>): Result {
     const config = fs.mkdtempSync(path.join(os.tmpdir(), "gcloud-config-"));
     try {
+        // The Command provider runs in the program directory.
         const r = spawnSync("/bin/sh", ["-c", script], {
+            cwd: ROOT,
             encoding: "utf8",
             timeout: 120_000,
             env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: config, CLOUDSDK_CONFIG: config, ...environment },

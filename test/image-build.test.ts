@@ -37,7 +37,7 @@ describe("ImageBuild", () => {
         assert.equal(build.inputs.create, BUILD_COMMAND);
         const hash = imageContentHash(DOCKER_DIR, inputs);
         assert.deepEqual(build.inputs.environment, {
-            SOURCE_DIR: DOCKER_DIR,
+            SOURCE_DIR: "docker",
             PROJECT: "my-proj",
             REGION: "us-central1",
             BASE_IMAGE: DEFAULTS.vllmImage,
