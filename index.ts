@@ -1,6 +1,7 @@
 // Reads settings, wires the components, exports outputs. Nothing else happens here.
 import * as pulumi from "@pulumi/pulumi";
 import { loadSettings } from "./config";
+import { runPreflight } from "./config/preflight";
 import { ProjectApis } from "./components/apis";
 import { TokenSecret } from "./components/secret";
 import { ServiceIdentities } from "./components/identities";
@@ -8,83 +9,92 @@ import { ImageRegistry } from "./components/registry";
 import { ImageBuild } from "./components/image-build";
 import { LlmService } from "./components/service";
 
-const s = loadSettings();
-const prefix = s.names.prefix;
+// Pulumi awaits this function; everything it checks fails before any resource exists.
+export = async () => {
+    const s = loadSettings();
+    const preflight = await runPreflight(s, { network: s.preflightChecks });
 
-const apis = new ProjectApis(prefix, { project: s.project });
-const afterApis = { dependsOn: [apis] };
+    const prefix = s.names.prefix;
 
-const identities = new ServiceIdentities(prefix, {
-    project: s.project,
-    runtimeAccountId: s.names.runtimeAccountId,
-    buildAccountId: s.names.buildAccountId,
-}, afterApis);
+    const apis = new ProjectApis(prefix, { project: s.project });
+    const afterApis = { dependsOn: [apis] };
 
-// Only the build account may read the token; the runtime account never sees it.
-const token = new TokenSecret(`${prefix}-hf-token`, {
-    project: s.project,
-    secretId: s.names.secretId,
-    value: s.hfToken,
-    accessors: [identities.buildMember],
-    labels: s.labels,
-}, afterApis);
+    const identities = new ServiceIdentities(prefix, {
+        project: s.project,
+        runtimeAccountId: s.names.runtimeAccountId,
+        buildAccountId: s.names.buildAccountId,
+    }, afterApis);
 
-const registry = new ImageRegistry(prefix, {
-    project: s.project,
-    location: s.region,
-    repositoryId: s.names.repository,
-    writers: [identities.buildMember],
-    labels: s.labels,
-}, afterApis);
+    // Only the build account may read the token; the runtime account never sees it.
+    const token = new TokenSecret(`${prefix}-hf-token`, {
+        project: s.project,
+        secretId: s.names.secretId,
+        value: s.hfToken,
+        accessors: [identities.buildMember],
+        labels: s.labels,
+    }, afterApis);
 
-const imageBuild = new ImageBuild(prefix, {
-    project: s.project,
-    region: s.region,
-    repositoryId: registry.repositoryId,
-    repositoryUrl: registry.url,
-    stagingBucketName: s.names.stagingBucket,
-    buildServiceAccountEmail: identities.build.email,
-    tokenSecretVersion: token.versionName,
-    grants: [identities, token, registry],
-    baseImage: s.vllmImage,
-    model: s.model,
-    modelRevision: s.modelRevision,
-    machineType: s.build.machineType,
-    diskSizeGb: s.build.diskSizeGb,
-    timeoutMinutes: s.build.timeoutMinutes,
-    labels: s.labels,
-}, afterApis);
+    const registry = new ImageRegistry(prefix, {
+        project: s.project,
+        location: s.region,
+        repositoryId: s.names.repository,
+        writers: [identities.buildMember],
+        labels: s.labels,
+    }, afterApis);
 
-const service = new LlmService(prefix, {
-    project: s.project,
-    region: s.region,
-    serviceName: s.names.service,
-    image: imageBuild.imageDigestRef,
-    serviceAccountEmail: identities.runtime.email,
-    model: s.model,
-    modelRevision: s.modelRevision,
-    servedModelName: s.servedModelName,
-    maxModelLen: s.maxModelLen,
-    gpuMemoryUtilization: s.gpuMemoryUtilization,
-    gpuType: s.gpuType,
-    cpu: s.cpu,
-    memory: s.memory,
-    minInstances: s.minInstances,
-    maxInstances: s.maxInstances,
-    concurrency: s.concurrency,
-    gpuZonalRedundancy: s.gpuZonalRedundancy,
-    deletionProtection: s.deletionProtection,
-    invokers: s.invokers,
-    labels: s.labels,
-}, afterApis);
+    const imageBuild = new ImageBuild(prefix, {
+        project: s.project,
+        region: s.region,
+        repositoryId: registry.repositoryId,
+        repositoryUrl: registry.url,
+        stagingBucketName: s.names.stagingBucket,
+        buildServiceAccountEmail: identities.build.email,
+        tokenSecretVersion: token.versionName,
+        grants: [identities, token, registry],
+        baseImage: s.vllmImage,
+        model: s.model,
+        modelRevision: s.modelRevision,
+        machineType: s.build.machineType,
+        diskSizeGb: s.build.diskSizeGb,
+        timeoutMinutes: s.build.timeoutMinutes,
+        labels: s.labels,
+    }, afterApis);
 
-export const serviceUrl = service.url;
-export const serviceName = service.serviceName;
-export const image = imageBuild.imageDigestRef;
-export const model = s.model;
-export const servedModelName = s.servedModelName;
-export const region = s.region;
-export const runtimeServiceAccount = identities.runtime.email;
-export const buildServiceAccount = identities.build.email;
-export const proxyCommand = pulumi.interpolate`gcloud run services proxy ${service.serviceName} --project ${s.project} --region ${s.region} --port 8080`;
-export const curlCommand = pulumi.interpolate`curl -sS ${service.url}/v1/completions -H "Authorization: Bearer $(gcloud auth print-identity-token)" -H "Content-Type: application/json" -d '{"model": "${s.servedModelName}", "prompt": "Cloud Run is", "max_tokens": 64}'`;
+    const service = new LlmService(prefix, {
+        project: s.project,
+        region: s.region,
+        serviceName: s.names.service,
+        image: imageBuild.imageDigestRef,
+        serviceAccountEmail: identities.runtime.email,
+        model: s.model,
+        modelRevision: s.modelRevision,
+        servedModelName: s.servedModelName,
+        maxModelLen: s.maxModelLen,
+        gpuMemoryUtilization: s.gpuMemoryUtilization,
+        gpuType: s.gpuType,
+        cpu: s.cpu,
+        memory: s.memory,
+        minInstances: s.minInstances,
+        maxInstances: s.maxInstances,
+        concurrency: s.concurrency,
+        gpuZonalRedundancy: s.gpuZonalRedundancy,
+        deletionProtection: s.deletionProtection,
+        invokers: s.invokers,
+        labels: s.labels,
+    }, afterApis);
+
+    return {
+        serviceUrl: service.url,
+        serviceName: service.serviceName,
+        image: imageBuild.imageDigestRef,
+        model: s.model,
+        servedModelName: s.servedModelName,
+        region: s.region,
+        runtimeServiceAccount: identities.runtime.email,
+        buildServiceAccount: identities.build.email,
+        proxyCommand: pulumi.interpolate`gcloud run services proxy ${service.serviceName} --project ${s.project} --region ${s.region} --port 8080`,
+        curlCommand: pulumi.interpolate`curl -sS ${service.url}/v1/completions -H "Authorization: Bearer $(gcloud auth print-identity-token)" -H "Content-Type: application/json" -d '{"model": "${s.servedModelName}", "prompt": "Cloud Run is", "max_tokens": 64}'`,
+        gpuMemoryEstimate: preflight.memory,
+        costEstimate: preflight.cost,
+    };
+};

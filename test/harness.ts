@@ -40,6 +40,8 @@ export interface RunOptions {
     stack?: string;
     /** Leave hfToken unset. */
     noToken?: boolean;
+    /** Keep hfToken out of the secret keys, as a plain-text stack value would be. */
+    plainToken?: boolean;
     /** Leave gcp:project / gcp:region unset. */
     noProject?: boolean;
     noRegion?: boolean;
@@ -101,11 +103,13 @@ export async function runProgram(opts: RunOptions = {}): Promise<RunResult> {
     if (!opts.noProject) config["gcp:project"] = GCP_PROJECT;
     if (!opts.noRegion) config["gcp:region"] = "us-central1";
     if (!opts.noToken) config[`${PROJECT}:hfToken`] = FAKE_TOKEN;
+    // Tests never reach huggingface.co; preflight tests swap in a fake fetch instead.
+    config[`${PROJECT}:preflightChecks`] = "false";
     for (const [k, v] of Object.entries(opts.config ?? {})) {
         const full = k.includes(":") ? k : `${PROJECT}:${k}`;
         config[full] = typeof v === "string" ? v : JSON.stringify(v);
     }
-    pulumi.runtime.setAllConfig(config, opts.noToken ? [] : [`${PROJECT}:hfToken`]);
+    pulumi.runtime.setAllConfig(config, opts.noToken || opts.plainToken ? [] : [`${PROJECT}:hfToken`]);
 
     await pulumi.runtime.setMocks(
         {
@@ -130,7 +134,7 @@ export async function runProgram(opts: RunOptions = {}): Promise<RunResult> {
     );
     // Run inside a root Stack resource, as Pulumi's Node.js runtime does.
     let exported: Record<string, unknown> = {};
-    await pulumi.runtime.runInPulumiStack(() => {
+    await pulumi.runtime.runInPulumiStack(async () => {
         // Records parent and dependsOn, which the mock monitor does not pass to newResource.
         pulumi.runtime.registerStackTransformation((args) => {
             const deps = args.opts.dependsOn;
@@ -149,12 +153,14 @@ export async function runProgram(opts: RunOptions = {}): Promise<RunResult> {
         for (const id of Object.keys(require.cache)) {
             if (id.startsWith(ROOT) && !id.includes(`${path.sep}node_modules${path.sep}`) && !id.includes(`${path.sep}test${path.sep}`)) delete require.cache[id];
         }
+        // Like Pulumi's runtime: a module exporting a function is called and awaited.
         try {
-            exported = require(path.join(ROOT, "index.ts"));
+            const mod: unknown = require(path.join(ROOT, "index.ts"));
+            exported = typeof mod === "function" ? ((await (mod as () => Promise<unknown>)()) as Record<string, unknown>) : (mod as Record<string, unknown>);
         } catch (e) {
             result.error = e as Error;
         }
-        return Promise.resolve(undefined);
+        return undefined;
     });
     for (const [name, value] of Object.entries(exported)) {
         if (pulumi.Output.isInstance(value)) {

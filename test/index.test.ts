@@ -34,7 +34,7 @@ describe("the program", () => {
         });
     });
 
-    it("exports the URL, digest image, model, region and ready-to-paste commands", () => {
+    it("exports the URL, digest image, model, region, ready-to-paste commands and the estimates", () => {
         assert.deepEqual(r.outputs, {
             serviceUrl: "https://vllm-cloudrun-dev-abc123-uc.a.run.app",
             serviceName: "vllm-cloudrun-dev",
@@ -48,6 +48,29 @@ describe("the program", () => {
             curlCommand:
                 `curl -sS https://vllm-cloudrun-dev-abc123-uc.a.run.app/v1/completions -H "Authorization: Bearer $(gcloud auth print-identity-token)" -H "Content-Type: application/json" ` +
                 `-d '{"model": "google/gemma-3-1b-it", "prompt": "Cloud Run is", "max_tokens": 64}'`,
+            gpuMemoryEstimate: {
+                gpuType: "nvidia-l4",
+                budgetGiB: 20.24,
+                weightsGiB: 1.86,
+                overheadGiB: 2,
+                kvCacheGiB: 16.38,
+                kvPerTokenKiB: 26,
+                kvCacheTokens: 660536,
+                fullLengthSequences: 80,
+                verdict: "fits",
+                source: "https://huggingface.co/google/gemma-3-1b-it/blob/main/config.json",
+            },
+            costEstimate: {
+                currency: "USD",
+                region: "us-central1",
+                perInstanceHour: 1.42,
+                gpuHour: 0.67,
+                cpuHour: 0.52,
+                memoryHour: 0.23,
+                monthlyAtMinInstances: 0,
+                pricesAsOf: "2026-08",
+                source: "https://cloud.google.com/run/pricing",
+            },
         });
         assert.deepEqual([...r.secretOutputs], [], "outputs hold nothing secret, so none is marked secret");
     });

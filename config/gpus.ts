@@ -4,8 +4,10 @@
 // Cloud Run allows CPU 1, 2, 4, 6 or 8 and up to 32 GiB of memory per instance.
 
 export interface GpuType {
-    /** GPU memory in GB. */
+    /** GPU memory in GB, as marketed. */
     memoryGB: number;
+    /** GPU memory CUDA reports as total, in GiB: what vLLM's gpuMemoryUtilization is a fraction of. */
+    usableGiB: number;
     /** CPU counts Cloud Run accepts with this GPU. */
     cpus: number[];
     minMemoryGiB: number;
@@ -17,6 +19,8 @@ export interface GpuType {
 export const GPU_TYPES: Readonly<Record<string, GpuType>> = Object.freeze({
     "nvidia-l4": {
         memoryGB: 24,
+        // nvidia-smi reports 23034 MiB total on an L4.
+        usableGiB: 22.49,
         cpus: [4, 6, 8],
         minMemoryGiB: 16,
         maxMemoryGiB: 32,

@@ -31,6 +31,7 @@ export const DEFAULTS = {
     buildMachineType: "e2-highcpu-8",
     buildDiskSizeGb: 200,
     buildTimeoutMinutes: 90,
+    preflightChecks: true,
 } as const;
 
 /** Cloud Build machine types accepted by `gcloud builds submit --machine-type`. */
@@ -75,6 +76,8 @@ export interface Settings {
     deletionProtection: boolean;
     invokers: readonly string[];
     build: BuildSettings;
+    /** Ask Hugging Face about the model during preview (access, architecture). */
+    preflightChecks: boolean;
     labels: Readonly<Record<string, string>>;
 }
 
@@ -202,6 +205,9 @@ class Reader {
     }
 }
 
+// The SDK's own check behind its "use getSecret" warning; not in its typings.
+const isConfigSecret = (pulumi.runtime as unknown as { isConfigSecret?: (key: string) => boolean }).isConfigSecret;
+
 function firstEnv(names: string[]): string | undefined {
     for (const n of names) {
         const v = process.env[n];
@@ -292,10 +298,15 @@ export function loadSettings(): Readonly<Settings> {
     const names = resourceNames(pulumi.getProject(), stack, project ?? "project");
     r.problems.push(...nameProblems(names, stack));
 
+    const preflightChecks = r.boolean("preflightChecks", DEFAULTS.preflightChecks);
+
     // hfToken is last: `requireSecret` throws on its own, so report it with everything else.
     const tokenValue = config.getSecret("hfToken");
-    if (config.get("hfToken") === undefined) {
+    const tokenKey = `${pulumi.getProject()}:hfToken`;
+    if (pulumi.runtime.getConfig(tokenKey) === undefined) {
         r.problems.push({ key: "hfToken", value: undefined, allowed: "a Hugging Face token with access to the model is required", fix: "pulumi config set --secret hfToken <hf_...>" });
+    } else if (isConfigSecret !== undefined && !isConfigSecret(tokenKey)) {
+        r.problems.push({ key: "hfToken", value: "(hidden)", allowed: "is stored in plain text in the stack file; it must be a secret", fix: "pulumi config set --secret hfToken <hf_...>   (then rotate the token: it was readable)" });
     }
 
     if (r.problems.length > 0) throw new ConfigError(r.problems);
@@ -321,6 +332,7 @@ export function loadSettings(): Readonly<Settings> {
         deletionProtection,
         invokers: Object.freeze([...invokers]),
         build: Object.freeze({ machineType, diskSizeGb, timeoutMinutes }),
+        preflightChecks,
         labels: Object.freeze({ app: sanitize(pulumi.getProject()), stack: sanitize(stack), "managed-by": "pulumi" }),
     });
 }

@@ -1,0 +1,25 @@
+// Cloud Run prices for GPU services (instance-based billing), in USD.
+// Source: https://cloud.google.com/run/pricing and the Cloud Billing catalog SKUs for
+// us-central1, as of 2026-08 (read 2026-11). Check the pricing page before relying on them.
+
+export const PRICES_AS_OF = "2026-08";
+export const PRICING_SOURCE = "https://cloud.google.com/run/pricing";
+
+export interface Prices {
+    vcpuSecond: number;
+    gibSecond: number;
+    /** Per GPU-second, by zonal redundancy. */
+    gpuSecond: Readonly<Record<string, { zonal: number; nonZonal: number }>>;
+}
+
+/** Tier 1 regions (all L4 regions but asia-southeast1). */
+export const TIER1: Prices = {
+    vcpuSecond: 0.000018,
+    gibSecond: 0.000002,
+    gpuSecond: { "nvidia-l4": { zonal: 0.0002909, nonZonal: 0.0001867 } },
+};
+
+export const TIER1_REGIONS = ["europe-west1", "europe-west4", "us-central1", "us-east4"];
+
+/** Hours in an average month, as Google's calculator uses. */
+export const HOURS_PER_MONTH = 730;

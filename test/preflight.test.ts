@@ -1,0 +1,185 @@
+import { afterEach, describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import * as pulumi from "@pulumi/pulumi";
+import { ConfigError, DEFAULTS, Settings } from "../config";
+import { checkModelAccess, estimateCost, estimateGpuMemory, HttpGet, runPreflight } from "../config/preflight";
+import { architectureFromConfig, MODEL_CATALOG } from "../config/model-catalog";
+import { FAKE_TOKEN, runProgram } from "./harness";
+
+function isConfigError(e: unknown): e is ConfigError {
+    return e instanceof Error && e.name === "ConfigError" && Array.isArray((e as ConfigError).problems);
+}
+
+const base = { gpuType: "nvidia-l4", gpuMemoryUtilization: 0.9, maxModelLen: 8192, concurrency: 64 };
+
+/** Settings for runPreflight without the Pulumi program around it. */
+function settings(over: Partial<Settings> = {}): Settings {
+    return {
+        project: "p", region: "us-central1", names: {} as Settings["names"], hfToken: pulumi.output(FAKE_TOKEN),
+        model: DEFAULTS.model, modelRevision: DEFAULTS.modelRevision, servedModelName: DEFAULTS.model, vllmImage: DEFAULTS.vllmImage,
+        gpuType: "nvidia-l4", cpu: 8, memory: "32Gi", minInstances: 0, maxInstances: 1, concurrency: 64, maxModelLen: 8192,
+        gpuMemoryUtilization: 0.9, gpuZonalRedundancy: false, deletionProtection: false, invokers: [],
+        build: { machineType: "e2-highcpu-8", diskSizeGb: 200, timeoutMinutes: 90 }, preflightChecks: true, labels: {},
+        ...over,
+    };
+}
+
+/** A fake Hugging Face that records what it was asked. */
+function fakeHub(status: number, body: unknown = {}, params?: number) {
+    const calls: { url: string; headers: Record<string, string> }[] = [];
+    const http: HttpGet = (url, headers) => {
+        calls.push({ url, headers });
+        if (url.includes("/api/models/")) return Promise.resolve({ status: params === undefined ? 404 : 200, text: JSON.stringify({ safetensors: { total: params } }) });
+        return Promise.resolve({ status, text: JSON.stringify(body) });
+    };
+    return { http, calls };
+}
+
+const timeout: HttpGet = () => Promise.reject(Object.assign(new Error(`timeout for Bearer ${FAKE_TOKEN}`), { name: "TimeoutError" }));
+
+describe("GPU memory estimate", () => {
+    it("gemma-3-1b fits an L4 with room for 80 full-length sequences", () => {
+        const m = estimateGpuMemory(MODEL_CATALOG["google/gemma-3-1b-it"], base);
+        assert.deepEqual([m.budgetGiB, m.weightsGiB, m.kvCacheGiB, m.kvPerTokenKiB, m.fullLengthSequences, m.verdict], [20.24, 1.86, 16.38, 26, 80, "fits"]);
+    });
+
+    it("Qwen2.5-7B fits, but tightly at concurrency 64", () => {
+        const m = estimateGpuMemory(MODEL_CATALOG["Qwen/Qwen2.5-7B-Instruct"], base);
+        assert.equal(m.verdict, "tight");
+        assert.ok(m.fullLengthSequences >= 1 && m.fullLengthSequences < 64, String(m.fullLengthSequences));
+    });
+
+    it("gemma-3-12b in bf16 does not fit an L4 at all", () => {
+        const m = estimateGpuMemory(MODEL_CATALOG["google/gemma-3-12b-it"], base);
+        assert.equal(m.verdict, "does-not-fit");
+        assert.equal(m.kvCacheGiB, 0);
+    });
+
+    it("reads architecture from a config.json, including multimodal text_config", () => {
+        const arch = architectureFromConfig({ text_config: { num_hidden_layers: 34, num_attention_heads: 8, num_key_value_heads: 4, head_dim: 256, hidden_size: 2560, max_position_embeddings: 131072 } }, 4.3, "src");
+        assert.deepEqual(arch, { paramsB: 4.3, layers: 34, kvHeads: 4, headDim: 256, maxContext: 131072, source: "src" });
+        const derived = architectureFromConfig({ num_hidden_layers: 2, num_attention_heads: 4, hidden_size: 64, max_position_embeddings: 512 }, 0.01, "src");
+        assert.deepEqual(derived, { paramsB: 0.01, layers: 2, kvHeads: 4, headDim: 16, maxContext: 512, source: "src" });
+        assert.equal(architectureFromConfig({ num_hidden_layers: 2 }, 1, "src"), undefined);
+    });
+});
+
+describe("cost estimate", () => {
+    it("prices one default instance at about $1.42 an hour, nothing a month at minInstances 0", () => {
+        const c = estimateCost(settings());
+        assert.deepEqual([c.gpuHour, c.cpuHour, c.memoryHour, c.perInstanceHour, c.monthlyAtMinInstances], [0.67, 0.52, 0.23, 1.42, 0]);
+        assert.equal(c.note, undefined);
+    });
+
+    it("shows what minInstances 1 and zonal redundancy cost", () => {
+        assert.equal(estimateCost(settings({ minInstances: 1 })).monthlyAtMinInstances, 1037);
+        assert.equal(estimateCost(settings({ gpuZonalRedundancy: true })).gpuHour, 1.05);
+        assert.equal(estimateCost(settings({ cpu: 4, memory: "16Gi" })).perInstanceHour, 1.05);
+    });
+
+    it("says when a region is priced above the table's tier", () => {
+        assert.match(estimateCost(settings({ region: "asia-southeast1" })).note ?? "", /priced above Tier 1/);
+    });
+});
+
+describe("gated-model access check", () => {
+    it("asks for config.json at the pinned revision, with the token in the header only", async () => {
+        const hub = fakeHub(200, { num_hidden_layers: 26 });
+        const r = await checkModelAccess("google/gemma-3-1b-it", DEFAULTS.modelRevision, FAKE_TOKEN, hub.http);
+        assert.equal(r.kind, "ok");
+        assert.equal(hub.calls[0].url, `https://huggingface.co/google/gemma-3-1b-it/resolve/${DEFAULTS.modelRevision}/config.json`);
+        assert.deepEqual(hub.calls[0].headers, { Authorization: `Bearer ${FAKE_TOKEN}` });
+        assert.ok(!hub.calls[0].url.includes(FAKE_TOKEN));
+    });
+
+    for (const status of [401, 403]) {
+        it(`turns ${status} into an error that says to accept the license`, async () => {
+            const err = await runPreflight(settings(), { network: true, http: fakeHub(status).http }).catch((e: unknown) => e);
+            assert.ok(isConfigError(err));
+            assert.equal(err.problems[0].key, "hfToken");
+            assert.match(err.problems[0].allowed, new RegExp(`answered ${status}.*Accept the model's license at https://huggingface.co/google/gemma-3-1b-it`));
+            assert.ok(!err.message.includes(FAKE_TOKEN));
+        });
+    }
+
+    it("turns 404 into an error about the model id or revision", async () => {
+        const err = await runPreflight(settings(), { network: true, http: fakeHub(404).http }).catch((e: unknown) => e);
+        assert.ok(isConfigError(err));
+        assert.equal(err.problems[0].key, "modelRevision");
+        assert.equal(err.problems[0].fix, "pulumi config set modelRevision <commit-sha>");
+    });
+
+    it("turns a timeout into a warning and goes on, without echoing the token", async () => {
+        const report = await runPreflight(settings(), { network: true, http: timeout });
+        assert.equal(report.warnings.length, 1);
+        assert.match(report.warnings[0], /Could not reach Hugging Face .* \(timed out\); continuing/);
+        assert.ok(!report.warnings[0].includes(FAKE_TOKEN));
+        assert.equal(report.memory?.verdict, "fits", "the catalog still answers");
+    });
+
+    it("reads an uncatalogued model's architecture from the Hub and checks its context", async () => {
+        const config = { num_hidden_layers: 24, num_attention_heads: 14, num_key_value_heads: 2, hidden_size: 896, max_position_embeddings: 4096 };
+        const hub = fakeHub(200, config, 494_000_000);
+        const err = await runPreflight(settings({ model: "someone/small-model" }), { network: true, http: hub.http }).catch((e: unknown) => e);
+        assert.ok(isConfigError(err), "maxModelLen 8192 exceeds the model's 4096");
+        assert.deepEqual(err.problems.map((p) => [p.key, p.fix]), [["maxModelLen", "pulumi config set maxModelLen 4096"]]);
+        const ok = await runPreflight(settings({ model: "someone/small-model", maxModelLen: 4096 }), { network: true, http: hub.http });
+        assert.equal(ok.memory?.verdict, "fits");
+        assert.equal(ok.memory?.weightsGiB, 0.92);
+    });
+
+    it("warns when an uncatalogued model cannot be checked offline", async () => {
+        const report = await runPreflight(settings({ model: "someone/small-model" }), { network: false });
+        assert.equal(report.memory, undefined);
+        assert.match(report.warnings[0], /not in the model catalog/);
+    });
+});
+
+describe("preflight in the program", () => {
+    const realFetch = globalThis.fetch;
+    afterEach(() => {
+        globalThis.fetch = realFetch;
+    });
+
+    it("a model too big for the GPU stops everything, with the numbers", async () => {
+        const r = await runProgram({ config: { model: "google/gemma-3-12b-it" } });
+        assert.ok(isConfigError(r.error));
+        assert.equal(r.error.problems[0].key, "model");
+        assert.match(r.error.problems[0].allowed, /does not fit one nvidia-l4 \(budget 20.24 GiB .* weights 22.72 GiB/);
+        assert.deepEqual(r.resources.filter((x) => x.type !== "pulumi:pulumi:Stack"), []);
+    });
+
+    it("a context the KV cache cannot hold suggests the largest that fits", async () => {
+        const r = await runProgram({ config: { model: "mistralai/Mistral-7B-Instruct-v0.3", maxModelLen: 32768, gpuMemoryUtilization: "0.8" } });
+        assert.ok(isConfigError(r.error));
+        assert.deepEqual(r.error.problems.map((p) => [p.key, p.fix]), [["maxModelLen", "pulumi config set maxModelLen 19456"]]);
+        assert.deepEqual(r.resources.filter((x) => x.type !== "pulumi:pulumi:Stack"), []);
+    });
+
+    it("a maxModelLen beyond the model's context is refused", async () => {
+        const r = await runProgram({ config: { maxModelLen: 65536 } });
+        assert.ok(isConfigError(r.error));
+        assert.match(r.error.problems[0].allowed, /supports at most 32768 tokens/);
+    });
+
+    it("a token without access to the gated model stops `up` before any resource (fetch injected)", async () => {
+        const seen: string[] = [];
+        globalThis.fetch = ((url: string) => {
+            seen.push(url);
+            return Promise.resolve(new Response("Access to model google/gemma-3-1b-it is restricted", { status: 403 }));
+        }) as typeof fetch;
+        const r = await runProgram({ config: { preflightChecks: true } });
+        assert.deepEqual(seen, [`https://huggingface.co/google/gemma-3-1b-it/resolve/${DEFAULTS.modelRevision}/config.json`]);
+        assert.ok(isConfigError(r.error));
+        assert.equal(r.error.problems[0].key, "hfToken");
+        assert.deepEqual(r.resources.filter((x) => x.type !== "pulumi:pulumi:Stack"), []);
+    });
+
+    it("a token stored in plain text is refused", async () => {
+        const r = await runProgram({ plainToken: true });
+        assert.ok(isConfigError(r.error));
+        assert.deepEqual(r.error.problems.map((p) => p.key), ["hfToken"]);
+        assert.match(r.error.problems[0].allowed, /plain text/);
+        assert.ok(!r.error.message.includes(FAKE_TOKEN));
+    });
+});
