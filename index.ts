@@ -8,6 +8,8 @@ import { ServiceIdentities } from "./components/identities";
 import { ImageRegistry } from "./components/registry";
 import { ImageBuild } from "./components/image-build";
 import { LlmService } from "./components/service";
+import { SmokeTest } from "./components/smoke-test";
+import { accessMode, snippets } from "./client/snippets";
 
 // Pulumi awaits this function; everything it checks fails before any resource exists.
 export = async () => {
@@ -60,6 +62,16 @@ export = async () => {
         labels: s.labels,
     }, afterApis);
 
+    // Optional API key: its own secret, readable by the runtime account only.
+    const apiKey = s.apiKey === undefined ? undefined : new TokenSecret(`${prefix}-api-key`, {
+        project: s.project,
+        secretId: s.names.apiKeySecretId,
+        value: s.apiKey,
+        accessors: [identities.runtimeMember],
+        grantPropagationSeconds: 60,
+        labels: s.labels,
+    }, afterApis);
+
     const service = new LlmService(prefix, {
         project: s.project,
         region: s.region,
@@ -80,8 +92,22 @@ export = async () => {
         gpuZonalRedundancy: s.gpuZonalRedundancy,
         deletionProtection: s.deletionProtection,
         invokers: s.invokers,
+        public: s.public,
+        apiKeySecret: apiKey && { secretId: apiKey.secretId, version: apiKey.version },
         labels: s.labels,
-    }, afterApis);
+    }, { dependsOn: apiKey ? [apis, apiKey] : [apis] });
+
+    if (s.smokeTest) {
+        new SmokeTest(`${prefix}-smoke`, {
+            url: service.url,
+            servedModelName: s.servedModelName,
+            apiKey: s.apiKey,
+            revision: service.service.latestReadyRevision,
+        }, { dependsOn: [service] });
+    }
+
+    const mode = accessMode(s.apiKey !== undefined, s.public);
+    const ready = service.url.apply((url) => snippets(url, s.servedModelName, mode));
 
     return {
         serviceUrl: service.url,
@@ -93,7 +119,9 @@ export = async () => {
         runtimeServiceAccount: identities.runtime.email,
         buildServiceAccount: identities.build.email,
         proxyCommand: pulumi.interpolate`gcloud run services proxy ${service.serviceName} --project ${s.project} --region ${s.region} --port 8080`,
-        curlCommand: pulumi.interpolate`curl -sS ${service.url}/v1/completions -H "Authorization: Bearer $(gcloud auth print-identity-token)" -H "Content-Type: application/json" -d '{"model": "${s.servedModelName}", "prompt": "Cloud Run is", "max_tokens": 64}'`,
+        curlCommand: ready.curlCompletions,
+        accessMode: mode,
+        snippets: ready,
         gpuMemoryEstimate: preflight.memory,
         costEstimate: preflight.cost,
     };

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
+import * as command from "@pulumi/command";
 
 export interface TokenSecretArgs {
     project: pulumi.Input<string>;
@@ -9,6 +10,11 @@ export interface TokenSecretArgs {
     value: pulumi.Input<string>;
     /** IAM members granted roles/secretmanager.secretAccessor on this secret only. Default: none. */
     accessors?: pulumi.Input<string>[];
+    /**
+     * Seconds to wait after the accessor grants before dependents use them (IAM is eventually
+     * consistent). Default: 0, no wait.
+     */
+    grantPropagationSeconds?: number;
     /** Labels for the secret. Default: none. */
     labels?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
@@ -18,6 +24,8 @@ export class TokenSecret extends pulumi.ComponentResource {
     readonly secretId: pulumi.Output<string>;
     /** Full resource name of the version this deploy wrote: projects/…/secrets/…/versions/N. */
     readonly versionName: pulumi.Output<string>;
+    /** The version number alone, e.g. `1`, for references such as Cloud Run's secretKeyRef. */
+    readonly version: pulumi.Output<string>;
 
     constructor(name: string, args: TokenSecretArgs, opts?: pulumi.ComponentResourceOptions) {
         super("vllm-cloudrun:secret:TokenSecret", name, {}, opts);
@@ -32,7 +40,7 @@ export class TokenSecret extends pulumi.ComponentResource {
             { secret: secret.id, secretData: pulumi.secret(args.value) },
             { parent: this },
         );
-        (args.accessors ?? []).forEach(
+        const grants = (args.accessors ?? []).map(
             (member, i) =>
                 new gcp.secretmanager.SecretIamMember(
                     `${name}-accessor-${i}`,
@@ -40,9 +48,17 @@ export class TokenSecret extends pulumi.ComponentResource {
                     { parent: this },
                 ),
         );
+        if ((args.grantPropagationSeconds ?? 0) > 0) {
+            new command.local.Command(
+                `${name}-grant-propagation`,
+                { create: 'sleep "$WAIT_SECONDS"', environment: { WAIT_SECONDS: String(args.grantPropagationSeconds) } },
+                { parent: this, dependsOn: grants },
+            );
+        }
 
         this.secretId = secret.secretId;
         this.versionName = version.name;
+        this.version = version.version;
         this.registerOutputs({ secretId: this.secretId, versionName: this.versionName });
     }
 }

@@ -73,6 +73,13 @@ export interface LlmServiceArgs extends Omit<VllmFlags, "maxNumSeqs" | "port"> {
     deletionProtection: pulumi.Input<boolean>;
     /** IAM members granted roles/run.invoker on this service. Default: none. */
     invokers?: readonly string[];
+    /** Grant allUsers the invoker role; callers then need the API key. Default: false. */
+    public?: boolean;
+    /**
+     * Secret Manager secret and version holding the key vLLM requires on /v1/*, passed as a
+     * secret environment reference (never a plain value). Default: none, IAM-only access.
+     */
+    apiKeySecret?: { secretId: pulumi.Input<string>; version: pulumi.Input<string> };
     /** Seconds a request may run, for long generations. Default: 3600 (Cloud Run's maximum). */
     requestTimeoutSeconds?: number;
     /**
@@ -115,7 +122,13 @@ export class LlmService extends pulumi.ComponentResource {
                             image: args.image,
                             args: vllmArgs({ ...args, maxNumSeqs: args.concurrency }),
                             ports: { name: "http1", containerPort: VLLM_PORT },
-                            envs: [{ name: "HF_HUB_OFFLINE", value: "1" }],
+                            envs: [
+                                { name: "HF_HUB_OFFLINE", value: "1" },
+                                // vLLM reads VLLM_API_KEY like --api-key, without putting it on a command line.
+                                ...(args.apiKeySecret === undefined
+                                    ? []
+                                    : [{ name: "VLLM_API_KEY", valueSource: { secretKeyRef: { secret: args.apiKeySecret.secretId, version: args.apiKeySecret.version } } }]),
+                            ],
                             resources: {
                                 limits: { cpu: pulumi.interpolate`${args.cpu}`, memory: args.memory, "nvidia.com/gpu": "1" },
                                 // GPUs need instance-based billing: CPU stays allocated.
@@ -132,7 +145,8 @@ export class LlmService extends pulumi.ComponentResource {
             { parent: this, customTimeouts: { create: "30m", update: "30m", delete: "10m" } },
         );
 
-        for (const member of args.invokers ?? []) {
+        const members = [...(args.invokers ?? []), ...(args.public ? ["allUsers"] : [])];
+        for (const member of members) {
             new gcp.cloudrunv2.ServiceIamMember(
                 `${name}-invoker-${member.replace(/[^A-Za-z0-9]+/g, "-")}`,
                 { project: this.service.project, location: this.service.location, name: this.service.name, role: "roles/run.invoker", member },

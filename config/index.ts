@@ -32,6 +32,9 @@ export const DEFAULTS = {
     buildDiskSizeGb: 200,
     buildTimeoutMinutes: 90,
     preflightChecks: true,
+    apiKey: "",
+    public: false,
+    smokeTest: false,
 } as const;
 
 /** Cloud Build machine types accepted by `gcloud builds submit --machine-type`. */
@@ -46,6 +49,7 @@ export interface ResourceNames {
     runtimeAccountId: string;
     buildAccountId: string;
     secretId: string;
+    apiKeySecretId: string;
     stagingBucket: string;
 }
 
@@ -78,6 +82,12 @@ export interface Settings {
     build: BuildSettings;
     /** Ask Hugging Face about the model during preview (access, architecture). */
     preflightChecks: boolean;
+    /** Key vLLM requires on /v1/*, or undefined for IAM-only access. */
+    apiKey?: pulumi.Output<string>;
+    /** Grant allUsers the invoker role (only with an apiKey). */
+    public: boolean;
+    /** Call the deployed model as the last step of `up`. */
+    smokeTest: boolean;
     labels: Readonly<Record<string, string>>;
 }
 
@@ -130,6 +140,7 @@ export function resourceNames(pulumiProject: string, stack: string, gcpProject: 
         runtimeAccountId: `${prefix}-run`,
         buildAccountId: `${prefix}-build`,
         secretId: `${prefix}-hf-token`,
+        apiKeySecretId: `${prefix}-api-key`,
         // Bucket names are global: the project id makes this one unique.
         stagingBucket: `${prefix}-src-${gcpProject}`,
     };
@@ -299,6 +310,21 @@ export function loadSettings(): Readonly<Settings> {
     r.problems.push(...nameProblems(names, stack));
 
     const preflightChecks = r.boolean("preflightChecks", DEFAULTS.preflightChecks);
+    const smokeTest = r.boolean("smokeTest", DEFAULTS.smokeTest);
+    const isPublic = r.boolean("public", DEFAULTS.public);
+
+    // apiKey is optional, so Pulumi.yaml cannot declare it `secret: true` (a secret key with a
+    // default fails validation: pulumi/pulumi#21865). The secret-ness is enforced here instead.
+    const apiKeyKey = `${pulumi.getProject()}:apiKey`;
+    const apiKeySet = (pulumi.runtime.getConfig(apiKeyKey) ?? "") !== "";
+    if (apiKeySet && isConfigSecret !== undefined && !isConfigSecret(apiKeyKey)) {
+        r.problems.push({ key: "apiKey", value: "(hidden)", allowed: "is stored in plain text in the stack file; it must be a secret", fix: "pulumi config set --secret apiKey <key>   (then choose a new key: this one was readable)" });
+    } else if (apiKeySet && (pulumi.runtime.getConfig(apiKeyKey) ?? "").length < 16) {
+        r.problems.push({ key: "apiKey", value: "(hidden)", allowed: "must be at least 16 characters", fix: "pulumi config set --secret apiKey \"$(openssl rand -hex 32)\"" });
+    }
+    if (isPublic && !apiKeySet) {
+        r.problems.push({ key: "public", value: true, allowed: "a public GPU endpoint needs an apiKey, or anyone can run up your bill", fix: "pulumi config set --secret apiKey \"$(openssl rand -hex 32)\"   (or: pulumi config set public false)" });
+    }
 
     // hfToken is last: `requireSecret` throws on its own, so report it with everything else.
     const tokenValue = config.getSecret("hfToken");
@@ -333,6 +359,9 @@ export function loadSettings(): Readonly<Settings> {
         invokers: Object.freeze([...invokers]),
         build: Object.freeze({ machineType, diskSizeGb, timeoutMinutes }),
         preflightChecks,
+        apiKey: apiKeySet ? config.requireSecret("apiKey") : undefined,
+        public: isPublic,
+        smokeTest,
         labels: Object.freeze({ app: sanitize(pulumi.getProject()), stack: sanitize(stack), "managed-by": "pulumi" }),
     });
 }

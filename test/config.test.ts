@@ -58,6 +58,7 @@ describe("resource names", () => {
             runtimeAccountId: "vllm-cloudrun-dev-run",
             buildAccountId: "vllm-cloudrun-dev-build",
             secretId: "vllm-cloudrun-dev-hf-token",
+            apiKeySecretId: "vllm-cloudrun-dev-api-key",
             stagingBucket: "vllm-cloudrun-dev-src-p1",
         });
         for (const k of Object.keys(dev) as (keyof typeof dev)[]) assert.notEqual(dev[k], prod[k], k);

@@ -40,6 +40,8 @@ export interface RunOptions {
     stack?: string;
     /** Leave hfToken unset. */
     noToken?: boolean;
+    /** Project keys set as secrets (like `pulumi config set --secret`). */
+    secretConfig?: Record<string, string>;
     /** Keep hfToken out of the secret keys, as a plain-text stack value would be. */
     plainToken?: boolean;
     /** Leave gcp:project / gcp:region unset. */
@@ -109,7 +111,12 @@ export async function runProgram(opts: RunOptions = {}): Promise<RunResult> {
         const full = k.includes(":") ? k : `${PROJECT}:${k}`;
         config[full] = typeof v === "string" ? v : JSON.stringify(v);
     }
-    pulumi.runtime.setAllConfig(config, opts.noToken || opts.plainToken ? [] : [`${PROJECT}:hfToken`]);
+    const secretKeys = opts.noToken || opts.plainToken ? [] : [`${PROJECT}:hfToken`];
+    for (const [k, v] of Object.entries(opts.secretConfig ?? {})) {
+        config[`${PROJECT}:${k}`] = v;
+        secretKeys.push(`${PROJECT}:${k}`);
+    }
+    pulumi.runtime.setAllConfig(config, secretKeys);
 
     await pulumi.runtime.setMocks(
         {

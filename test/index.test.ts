@@ -1,5 +1,6 @@
 import { before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
+import { snippets } from "../client/snippets";
 import { FAKE_DIGEST, FAKE_TOKEN, plainStrings, runProgram, RunResult } from "./harness";
 
 describe("the program", () => {
@@ -47,7 +48,9 @@ describe("the program", () => {
             proxyCommand: "gcloud run services proxy vllm-cloudrun-dev --project my-proj --region us-central1 --port 8080",
             curlCommand:
                 `curl -sS https://vllm-cloudrun-dev-abc123-uc.a.run.app/v1/completions -H "Authorization: Bearer $(gcloud auth print-identity-token)" -H "Content-Type: application/json" ` +
-                `-d '{"model": "google/gemma-3-1b-it", "prompt": "Cloud Run is", "max_tokens": 64}'`,
+                `-d '{"model":"google/gemma-3-1b-it","prompt":"Cloud Run is","max_tokens":64}'`,
+            accessMode: "iam",
+            snippets: snippets("https://vllm-cloudrun-dev-abc123-uc.a.run.app", "google/gemma-3-1b-it", "iam"),
             gpuMemoryEstimate: {
                 gpuType: "nvidia-l4",
                 budgetGiB: 20.24,

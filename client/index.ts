@@ -1,0 +1,76 @@
+// OpenAI SDK clients for a deployed stack. The service is private: every request carries a
+// Google identity token for the service URL, minted and refreshed by google-auth-library
+// (user credentials from `gcloud auth application-default login`, a service account key,
+// or the metadata server). With an API key configured, the identity token moves to
+// X-Serverless-Authorization and the key goes in Authorization, where vLLM checks it.
+import { execFileSync } from "child_process";
+import OpenAI from "openai";
+import { GoogleAuth, IdTokenClient } from "google-auth-library";
+
+/** Something that returns a currently valid identity token. */
+export interface IdTokenSource {
+    token(): Promise<string>;
+}
+
+/**
+ * Identity tokens for `audience` (the service URL). google-auth-library's IdTokenClient caches
+ * the token and fetches a new one when it is within 5 minutes of expiring.
+ */
+export function googleIdTokens(audience: string, client?: IdTokenClient): IdTokenSource {
+    let pending: Promise<IdTokenClient> | undefined = client ? Promise.resolve(client) : undefined;
+    return {
+        async token() {
+            pending ??= new GoogleAuth().getIdTokenClient(audience);
+            const headers = await (await pending).getRequestHeaders();
+            const value = headers.get("authorization") ?? "";
+            return value.replace(/^Bearer /i, "");
+        },
+    };
+}
+
+export interface Connection {
+    /** Service URL, e.g. https://vllm-cloudrun-dev-….a.run.app */
+    url: string;
+    /** Model name to send (servedModelName). */
+    model: string;
+    /** vLLM API key, when the stack has one. */
+    apiKey?: string;
+}
+
+/** A fetch that adds the identity token (and leaves the API key header to the SDK). */
+export function authorizedFetch(ids: IdTokenSource, withApiKey: boolean, base: typeof fetch = fetch): typeof fetch {
+    return async (input, init) => {
+        const headers = new Headers(init?.headers);
+        const bearer = `Bearer ${await ids.token()}`;
+        if (withApiKey) headers.set("X-Serverless-Authorization", bearer);
+        else headers.set("Authorization", bearer);
+        return base(input, { ...init, headers });
+    };
+}
+
+/** An OpenAI SDK client for the deployed model. */
+export function createClient(conn: Connection, opts: { ids?: IdTokenSource; fetch?: typeof fetch; maxRetries?: number; timeoutMs?: number } = {}): OpenAI {
+    const ids = opts.ids ?? googleIdTokens(conn.url);
+    return new OpenAI({
+        baseURL: `${conn.url.replace(/\/$/, "")}/v1`,
+        // Without a key the SDK still wants one; authorizedFetch replaces the header.
+        apiKey: conn.apiKey ?? "iam-only",
+        fetch: authorizedFetch(ids, conn.apiKey !== undefined, opts.fetch),
+        maxRetries: opts.maxRetries ?? 2,
+        timeout: opts.timeoutMs ?? 600_000,
+    });
+}
+
+/**
+ * Connection details of a deployed stack, from `pulumi stack output` (and, when the stack has
+ * an API key, `pulumi config get apiKey`, unless VLLM_API_KEY is set).
+ */
+export function connectionFromStack(stack?: string, pulumiCmd: string[] = ["npx", "--no-install", "pulumi"]): Connection {
+    const stackArgs = stack ? ["--stack", stack] : [];
+    const run = (args: string[]) => execFileSync(pulumiCmd[0], [...pulumiCmd.slice(1), ...args, ...stackArgs], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+    const outputs = JSON.parse(run(["stack", "output", "--json"])) as { serviceUrl?: string; servedModelName?: string; accessMode?: string };
+    if (!outputs.serviceUrl || !outputs.servedModelName) throw new Error("The stack has no serviceUrl/servedModelName outputs: run `npx pulumi up` first.");
+    let apiKey = process.env.VLLM_API_KEY;
+    if (apiKey === undefined && outputs.accessMode !== undefined && outputs.accessMode !== "iam") apiKey = run(["config", "get", "apiKey"]).trim();
+    return { url: outputs.serviceUrl, model: outputs.servedModelName, apiKey };
+}

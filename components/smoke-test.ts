@@ -1,0 +1,45 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+
+/** Runs client/smoke.ts (the same code as `npm run smoke`) from the program directory. */
+export const SMOKE_COMMAND = 'node --require ts-node/register "$SMOKE_SCRIPT"';
+
+export interface SmokeTestArgs {
+    url: pulumi.Input<string>;
+    servedModelName: pulumi.Input<string>;
+    /** The API key, when the service requires one; kept secret in state. */
+    apiKey?: pulumi.Input<string>;
+    /** Changes whenever a new revision is rolled out, so every rollout is tested once. */
+    revision: pulumi.Input<string>;
+    /** Seconds to wait for /health (a cold start included). Default: 900. */
+    waitSeconds?: number;
+}
+
+/**
+ * Calls the deployed model as the last step of `pulumi up`: /health, /v1/models, one chat
+ * completion and one streamed completion, with your Google credentials. A deploy that does
+ * not answer fails the `up`.
+ */
+export class SmokeTest extends pulumi.ComponentResource {
+    constructor(name: string, args: SmokeTestArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("vllm-cloudrun:smoke:SmokeTest", name, {}, opts);
+        new command.local.Command(
+            name,
+            {
+                create: SMOKE_COMMAND,
+                environment: {
+                    SMOKE_SCRIPT: "client/smoke.ts",
+                    TS_NODE_TRANSPILE_ONLY: "true",
+                    SERVICE_URL: args.url,
+                    SERVED_MODEL_NAME: args.servedModelName,
+                    SMOKE_WAIT_SECONDS: String(args.waitSeconds ?? 900),
+                    ...(args.apiKey === undefined ? {} : { VLLM_API_KEY: pulumi.secret(args.apiKey) }),
+                },
+                triggers: [args.revision],
+                addPreviousOutputInEnv: false,
+            },
+            { parent: this, customTimeouts: { create: "30m", update: "30m" } },
+        );
+        this.registerOutputs({});
+    }
+}
