@@ -14,7 +14,12 @@ export interface VllmFlags {
     maxNumSeqs: number;
     gpuMemoryUtilization: number;
     port?: number;
+    /** Require the API key (VLLM_API_KEY) on every path but /health. Default: false. */
+    requireApiKey?: boolean;
 }
+
+/** ASGI middleware baked into the image (docker/vllm_cloudrun_auth.py). */
+export const API_KEY_MIDDLEWARE = "vllm_cloudrun_auth.RequireApiKey";
 
 /** Arguments Cloud Run appends to `vllm serve`; runtime-only, so changing them never rebuilds. */
 export function vllmArgs(f: VllmFlags): string[] {
@@ -29,6 +34,8 @@ export function vllmArgs(f: VllmFlags): string[] {
         "--max-model-len", String(f.maxModelLen),
         "--max-num-seqs", String(f.maxNumSeqs),
         "--gpu-memory-utilization", String(f.gpuMemoryUtilization),
+        // vLLM's key covers /v1/* only; /invocations would serve completions without it.
+        ...(f.requireApiKey ? ["--middleware", API_KEY_MIDDLEWARE] : []),
     ];
 }
 
@@ -50,7 +57,7 @@ export function startupProbeFor(seconds: number): { initialDelaySeconds: number;
     };
 }
 
-export interface LlmServiceArgs extends Omit<VllmFlags, "maxNumSeqs" | "port"> {
+export interface LlmServiceArgs extends Omit<VllmFlags, "maxNumSeqs" | "port" | "requireApiKey"> {
     project: pulumi.Input<string>;
     region: pulumi.Input<string>;
     serviceName: pulumi.Input<string>;
@@ -120,7 +127,7 @@ export class LlmService extends pulumi.ComponentResource {
                         {
                             name: "vllm",
                             image: args.image,
-                            args: vllmArgs({ ...args, maxNumSeqs: args.concurrency }),
+                            args: vllmArgs({ ...args, maxNumSeqs: args.concurrency, requireApiKey: args.apiKeySecret !== undefined }),
                             ports: { name: "http1", containerPort: VLLM_PORT },
                             envs: [
                                 { name: "HF_HUB_OFFLINE", value: "1" },

@@ -20,6 +20,10 @@ function envsOf(r: RunResult): { name: string; value?: string; valueSource?: unk
     return (one(r, SERVICE).inputs.template as { containers: { envs: { name: string; value?: string; valueSource?: unknown }[] }[] }).containers[0].envs;
 }
 
+function argsOf(r: RunResult): string[] {
+    return (one(r, SERVICE).inputs.template as { containers: { args: string[] }[] }).containers[0].args;
+}
+
 function assertNoPlainSecret(r: RunResult): void {
     for (const res of r.resources) {
         for (const s of plainStrings(res.inputs)) {
@@ -34,6 +38,7 @@ describe("IAM only (default)", () => {
     it("has no key, no key secret, and no public invoker", async () => {
         const r = await runProgram();
         assert.deepEqual(envsOf(r).map((e) => e.name), ["HF_HUB_OFFLINE"]);
+        assert.ok(!argsOf(r).includes("--middleware"));
         assert.equal(byType(r, "gcp:secretmanager/secret:Secret").length, 1);
         assert.deepEqual(byType(r, INVOKER), []);
         assert.equal(r.outputs.accessMode, "iam");
@@ -58,6 +63,8 @@ describe("IAM plus API key", () => {
             { name: "HF_HUB_OFFLINE", value: "1" },
             { name: "VLLM_API_KEY", valueSource: { secretKeyRef: { secret: "vllm-cloudrun-dev-api-key", version: "1" } } },
         ]);
+        // vLLM checks its key on /v1/* only; the baked middleware guards the rest (/invocations!).
+        assert.deepEqual(argsOf(r).slice(-2), ["--middleware", "vllm_cloudrun_auth.RequireApiKey"]);
         const svc = r.resources.find((x) => x.type === "vllm-cloudrun:service:LlmService");
         assert.deepEqual(svc?.dependsOn.sort(), ["vllm-cloudrun:apis:ProjectApis::vllm-cloudrun-dev", "vllm-cloudrun:secret:TokenSecret::vllm-cloudrun-dev-api-key"]);
         const wait = one(r, "command:local:Command", "vllm-cloudrun-dev-api-key-grant-propagation");
@@ -93,6 +100,7 @@ describe("public", () => {
         assert.deepEqual(byType(r, INVOKER).map((g) => [g.inputs.member, g.inputs.role]), [["user:a@example.com", "roles/run.invoker"], ["allUsers", "roles/run.invoker"]]);
         assert.equal(r.outputs.accessMode, "public+key");
         assert.ok(envsOf(r).some((e) => e.name === "VLLM_API_KEY"));
+        assert.deepEqual(argsOf(r).slice(-2), ["--middleware", "vllm_cloudrun_auth.RequireApiKey"]);
         assertNoPlainSecret(r);
     });
 });

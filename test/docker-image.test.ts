@@ -4,6 +4,7 @@ import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import * as crypto from "crypto";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
 import { DOCKER_DIR } from "../components/image-build";
@@ -65,7 +66,7 @@ describe("docker/Dockerfile on a real Docker engine", { skip: skipUnlessAvailabl
 
     after(() => {
         if (unavailable) return;
-        docker(["rmi", "-f", IMAGE, `${IMAGE}-rev`, `${IMAGE}-leaky`, `${IMAGE}-notoken`, BASE]);
+        docker(["rmi", "-f", IMAGE, `${IMAGE}-rev`, `${IMAGE}-leaky`, `${IMAGE}-notoken`, `${IMAGE}-mw`, BASE]);
     });
 
     it("builds with the token supplied only as Cloud Build's secretEnv", () => {
@@ -120,8 +121,30 @@ describe("docker/Dockerfile on a real Docker engine", { skip: skipUnlessAvailabl
         assert.equal(changed.status, 0, changed.stderr);
         const rebuilt = buildSteps(changed.stderr).filter((s) => !s.cached);
         t.diagnostic(`new revision: ${rebuilt.length} step(s) rebuilt`);
-        assert.equal(rebuilt.length, 1);
-        assert.match(rebuilt[0].name, /download/);
+        assert.deepEqual(rebuilt.map((s) => (/download/.test(s.name) ? "weights" : /COPY vllm_cloudrun_auth/.test(s.name) ? "middleware" : s.name)), ["weights", "middleware"]);
+    });
+
+    it("keeps the weights cached when only the middleware changes", (t) => {
+        const ctx = fs.mkdtempSync(path.join(os.tmpdir(), "ctx-"));
+        try {
+            for (const f of fs.readdirSync(DOCKER_DIR)) fs.copyFileSync(path.join(DOCKER_DIR, f), path.join(ctx, f));
+            fs.appendFileSync(path.join(ctx, "vllm_cloudrun_auth.py"), `\n# ${freshRevision()}\n`);
+            const { args, env } = cloudBuildDockerArgs({ _BASE_IMAGE: BASE, _MODEL: DEFAULTS.model, _MODEL_REVISION: DEFAULTS.modelRevision, _IMAGE: `${IMAGE}-mw` });
+            const r = docker(args, { cwd: ctx, env: { ...env, HF_TOKEN: FAKE_TOKEN } });
+            assert.equal(r.status, 0, r.stderr);
+            const rebuilt = buildSteps(r.stderr).filter((s) => !s.cached);
+            t.diagnostic(`middleware change: ${rebuilt.length} step(s) rebuilt`);
+            assert.deepEqual(rebuilt.map((s) => /COPY vllm_cloudrun_auth/.test(s.name)), [true]);
+        } finally {
+            fs.rmSync(ctx, { recursive: true, force: true });
+        }
+    });
+
+    it("carries the API-key middleware on the Python path", () => {
+        const config = JSON.parse(dockerOk(["inspect", IMAGE]).stdout)[0].Config as { Env: string[] };
+        assert.ok(config.Env.includes("PYTHONPATH=/opt/vllm-cloudrun"), config.Env.join(" "));
+        const out = dockerOk(["run", "--rm", "--network", "none", "--entrypoint", "cat", IMAGE, "/opt/vllm-cloudrun/vllm_cloudrun_auth.py"]).stdout;
+        assert.equal(out, fs.readFileSync(path.join(DOCKER_DIR, "vllm_cloudrun_auth.py"), "utf8"));
     });
 
     it("fails clearly when the build has no token", () => {
