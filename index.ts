@@ -83,6 +83,8 @@ export = async () => {
         servedModelName: s.servedModelName,
         maxModelLen: s.maxModelLen,
         gpuMemoryUtilization: s.gpuMemoryUtilization,
+        startupMode: s.startupMode,
+        startupSeconds: preflight.startup.windowSeconds,
         gpuType: s.gpuType,
         cpu: s.cpu,
         memory: s.memory,
@@ -122,6 +124,8 @@ export = async () => {
         curlCommand: ready.curlCompletions,
         accessMode: mode,
         snippets: ready,
+        startupMode: s.startupMode,
+        startupEstimate: preflight.startup,
         gpuMemoryEstimate: preflight.memory,
         costEstimate: preflight.cost,
     };

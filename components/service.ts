@@ -16,6 +16,8 @@ export interface VllmFlags {
     port?: number;
     /** Require the API key (VLLM_API_KEY) on every path but /health. Default: false. */
     requireApiKey?: boolean;
+    /** `fast` adds --enforce-eager (no CUDA graph capture); `throughput` keeps vLLM's graphs. Default: throughput. */
+    startupMode?: "fast" | "throughput";
 }
 
 /** ASGI middleware baked into the image (docker/vllm_cloudrun_auth.py). */
@@ -34,6 +36,10 @@ export function vllmArgs(f: VllmFlags): string[] {
         "--max-model-len", String(f.maxModelLen),
         "--max-num-seqs", String(f.maxNumSeqs),
         "--gpu-memory-utilization", String(f.gpuMemoryUtilization),
+        // Eager mode skips CUDA graph capture (and torch.compile in vLLM's V1 engine): faster
+        // start, slower decoding at small batch sizes. In throughput mode vLLM captures graphs
+        // only up to the batch sizes --max-num-seqs allows.
+        ...(f.startupMode === "fast" ? ["--enforce-eager"] : []),
         // vLLM's key covers /v1/* only; /invocations would serve completions without it.
         ...(f.requireApiKey ? ["--middleware", API_KEY_MIDDLEWARE] : []),
     ];
@@ -57,7 +63,9 @@ export function startupProbeFor(seconds: number): { initialDelaySeconds: number;
     };
 }
 
-export interface LlmServiceArgs extends Omit<VllmFlags, "maxNumSeqs" | "port" | "requireApiKey"> {
+export interface LlmServiceArgs extends Omit<VllmFlags, "maxNumSeqs" | "port" | "requireApiKey" | "startupMode"> {
+    /** vLLM startup mode. Default: throughput. */
+    startupMode?: "fast" | "throughput";
     project: pulumi.Input<string>;
     region: pulumi.Input<string>;
     serviceName: pulumi.Input<string>;
@@ -90,8 +98,8 @@ export interface LlmServiceArgs extends Omit<VllmFlags, "maxNumSeqs" | "port" | 
     /** Seconds a request may run, for long generations. Default: 3600 (Cloud Run's maximum). */
     requestTimeoutSeconds?: number;
     /**
-     * Seconds an instance gets to load the model before it is replaced. Default: 360
-     * (gemma-3-1b was reported ready after ~2.7 min on an L4).
+     * Seconds an instance gets to load the model before it is replaced (see config/startup.ts).
+     * Default: 360 (gemma-3-1b was reported ready after ~2.7 min on an L4).
      */
     startupSeconds?: number;
     labels?: pulumi.Input<Record<string, pulumi.Input<string>>>;

@@ -35,7 +35,13 @@ export const DEFAULTS = {
     apiKey: "",
     public: false,
     smokeTest: false,
+    startupMode: "auto",
+    weights: "image",
 } as const;
+
+export const STARTUP_MODES = ["auto", "fast", "throughput"] as const;
+export const WEIGHTS_SOURCES = ["image", "gcs"] as const;
+export type WeightsSource = (typeof WEIGHTS_SOURCES)[number];
 
 /** Cloud Build machine types accepted by `gcloud builds submit --machine-type`. */
 export const BUILD_MACHINE_TYPES = ["e2-medium", "e2-highcpu-8", "e2-highcpu-32", "n1-highcpu-8", "n1-highcpu-32"];
@@ -88,6 +94,10 @@ export interface Settings {
     public: boolean;
     /** Call the deployed model as the last step of `up`. */
     smokeTest: boolean;
+    /** `fast`: eager mode, quickest cold start; `throughput`: CUDA graphs and torch.compile. */
+    startupMode: "fast" | "throughput";
+    /** Where the weights live: baked into the image, or in a stack-owned bucket. */
+    weights: WeightsSource;
     labels: Readonly<Record<string, string>>;
 }
 
@@ -310,6 +320,12 @@ export function loadSettings(): Readonly<Settings> {
     r.problems.push(...nameProblems(names, stack));
 
     const preflightChecks = r.boolean("preflightChecks", DEFAULTS.preflightChecks);
+    const startupModeRaw = r.string("startupMode", DEFAULTS.startupMode);
+    if (!(STARTUP_MODES as readonly string[]).includes(startupModeRaw)) r.problem("startupMode", startupModeRaw, `must be one of ${STARTUP_MODES.join(", ")}`, "auto");
+    // auto: scale-to-zero stacks pay every cold start, warm stacks pay every slow token.
+    const startupMode = startupModeRaw === "fast" || startupModeRaw === "throughput" ? startupModeRaw : minInstances === 0 ? "fast" : "throughput";
+    const weights = r.string("weights", DEFAULTS.weights) as WeightsSource;
+    if (!(WEIGHTS_SOURCES as readonly string[]).includes(weights)) r.problem("weights", weights, `must be one of ${WEIGHTS_SOURCES.join(", ")}`, "image");
     const smokeTest = r.boolean("smokeTest", DEFAULTS.smokeTest);
     const isPublic = r.boolean("public", DEFAULTS.public);
 
@@ -362,6 +378,8 @@ export function loadSettings(): Readonly<Settings> {
         apiKey: apiKeySet ? config.requireSecret("apiKey") : undefined,
         public: isPublic,
         smokeTest,
+        startupMode,
+        weights,
         labels: Object.freeze({ app: sanitize(pulumi.getProject()), stack: sanitize(stack), "managed-by": "pulumi" }),
     });
 }

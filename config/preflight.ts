@@ -7,6 +7,7 @@ import { ConfigError, ConfigProblem, memoryGiB, Settings } from "./index";
 import { GPU_TYPES } from "./gpus";
 import { architectureFromConfig, MODEL_CATALOG, ModelArchitecture } from "./model-catalog";
 import { HOURS_PER_MONTH, PRICES_AS_OF, PRICING_SOURCE, TIER1, TIER1_REGIONS } from "./pricing";
+import { startupEstimate, StartupEstimate } from "./startup";
 
 const GiB = 1024 ** 3;
 /** vLLM's activation peak, CUDA graphs and non-torch allocations; an estimate, not a measurement. */
@@ -57,6 +58,7 @@ export interface CostEstimate {
 
 export interface PreflightReport {
     memory?: MemoryEstimate;
+    startup: StartupEstimate;
     cost: CostEstimate;
     warnings: string[];
 }
@@ -192,7 +194,13 @@ export async function runPreflight(s: Readonly<Settings>, opts: { network: boole
         }
     }
 
+    // Unknown architectures are assumed to fill the GPU's budget.
+    const startup = startupEstimate(s.startupMode, memory?.weightsGiB ?? GPU_TYPES[s.gpuType].usableGiB * s.gpuMemoryUtilization, s.weights);
+    if (startup.exceedsCloudRunLimit) {
+        warnings.push(`Expected startup of ~${startup.expectedSeconds} s (${s.startupMode} mode, ${s.weights} weights) leaves little headroom in Cloud Run's ${startup.windowSeconds} s startup-probe limit: consider startupMode fast, or a smaller model.`);
+    }
+
     if (problems.length > 0) throw new ConfigError(problems);
     for (const w of warnings) void pulumi.log.warn(w);
-    return { memory, cost: estimateCost(s), warnings };
+    return { memory, startup, cost: estimateCost(s), warnings };
 }

@@ -124,6 +124,8 @@ const bad: BadCase[] = [
     { name: "public invoker", opts: { config: { invokers: ["allUsers"] } }, key: "invokers[0]", fix: "pulumi config set --path 'invokers[0]'" },
     { name: "unknown build machine", opts: { config: { buildMachineType: "e2-standard-4" } }, key: "buildMachineType", fix: "pulumi config set buildMachineType e2-highcpu-8" },
     { name: "build disk too small", opts: { config: { buildDiskSizeGb: 50 } }, key: "buildDiskSizeGb", fix: "pulumi config set buildDiskSizeGb 200" },
+    { name: "unknown startup mode", opts: { config: { startupMode: "turbo" } }, key: "startupMode", fix: "pulumi config set startupMode auto" },
+    { name: "unknown weights source", opts: { config: { weights: "s3" } }, key: "weights", fix: "pulumi config set weights image" },
     { name: "stack name too long for service account ids", opts: { stack: "a-very-long-stack-name" }, key: "stack name (build service account id)", fix: "pulumi stack rename" },
 ];
 

@@ -87,7 +87,7 @@ describe("ImageBuild", () => {
     });
 
     it("does not rebuild when only runtime settings change", async () => {
-        const changed = await runProgram({ config: { maxInstances: 3, minInstances: 1, concurrency: 8, maxModelLen: 4096, gpuMemoryUtilization: "0.8", cpu: 4, memory: "16Gi", servedModelName: "gemma", invokers: ["user:a@example.com"], deletionProtection: true, gpuZonalRedundancy: true } });
+        const changed = await runProgram({ config: { maxInstances: 3, minInstances: 1, concurrency: 8, maxModelLen: 4096, gpuMemoryUtilization: "0.8", cpu: 4, memory: "16Gi", servedModelName: "gemma", invokers: ["user:a@example.com"], deletionProtection: true, gpuZonalRedundancy: true, startupMode: "throughput", smokeTest: true } });
         assert.equal(changed.error, undefined);
         const a = buildOf(r).inputs;
         const b = buildOf(changed).inputs;

@@ -51,6 +51,8 @@ describe("the program", () => {
                 `-d '{"model":"google/gemma-3-1b-it","prompt":"Cloud Run is","max_tokens":64}'`,
             accessMode: "iam",
             snippets: snippets("https://vllm-cloudrun-dev-abc123-uc.a.run.app", "google/gemma-3-1b-it", "iam"),
+            startupMode: "fast",
+            startupEstimate: { expectedSeconds: 79, windowSeconds: 240, exceedsCloudRunLimit: false },
             gpuMemoryEstimate: {
                 gpuType: "nvidia-l4",
                 budgetGiB: 20.24,

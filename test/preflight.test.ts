@@ -19,7 +19,7 @@ function settings(over: Partial<Settings> = {}): Settings {
         model: DEFAULTS.model, modelRevision: DEFAULTS.modelRevision, servedModelName: DEFAULTS.model, vllmImage: DEFAULTS.vllmImage,
         gpuType: "nvidia-l4", cpu: 8, memory: "32Gi", minInstances: 0, maxInstances: 1, concurrency: 64, maxModelLen: 8192,
         gpuMemoryUtilization: 0.9, gpuZonalRedundancy: false, deletionProtection: false, invokers: [],
-        build: { machineType: "e2-highcpu-8", diskSizeGb: 200, timeoutMinutes: 90 }, preflightChecks: true, public: false, smokeTest: false, labels: {},
+        build: { machineType: "e2-highcpu-8", diskSizeGb: 200, timeoutMinutes: 90 }, preflightChecks: true, public: false, smokeTest: false, startupMode: "fast", weights: "image", labels: {},
         ...over,
     };
 }

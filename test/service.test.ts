@@ -66,6 +66,8 @@ describe("LlmService", () => {
             "--max-model-len", "8192",
             "--max-num-seqs", "64",
             "--gpu-memory-utilization", "0.9",
+            // minInstances 0 with startupMode auto: eager, for the quickest cold start.
+            "--enforce-eager",
         ]);
         assert.equal(c.commands, undefined, "the image's ENTRYPOINT (vllm serve) starts the server");
         assert.deepEqual(c.ports, { name: "http1", containerPort: VLLM_PORT });
@@ -73,9 +75,15 @@ describe("LlmService", () => {
         assert.ok(!c.envs.some((e: { name: string }) => e.name === "PORT"), "PORT is reserved by Cloud Run");
     });
 
-    it("probes /health: a startup window sized for loading the model, then liveness", () => {
+    it("probes /health: a startup window sized for the mode and model, then liveness", async () => {
         const c = containerOf(r);
-        assert.deepEqual(c.startupProbe, { initialDelaySeconds: 120, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 24, httpGet: { path: "/health", port: 8000 } });
+        // fast mode, 1.86 GiB baked weights: ~79 s expected, doubled, at least 240 s.
+        assert.deepEqual(c.startupProbe, { initialDelaySeconds: 0, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 24, httpGet: { path: "/health", port: 8000 } });
+        // A 7B model in throughput mode: ~252 s expected, 480 s window (Cloud Run's maximum).
+        const big = await runProgram({ config: { model: "Qwen/Qwen2.5-7B-Instruct", startupMode: "throughput", concurrency: 8 } });
+        assert.equal(big.error, undefined);
+        assert.deepEqual(containerOf(big).startupProbe, { initialDelaySeconds: 240, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 24, httpGet: { path: "/health", port: 8000 } });
+        assert.ok(!(containerOf(big).args as string[]).includes("--enforce-eager"));
         assert.ok(c.startupProbe.periodSeconds <= 240 && c.startupProbe.initialDelaySeconds <= 240);
         assert.deepEqual(c.livenessProbe, { periodSeconds: 30, timeoutSeconds: 10, failureThreshold: 3, httpGet: { path: "/health", port: 8000 } });
     });
