@@ -61,16 +61,34 @@ export function createClient(conn: Connection, opts: { ids?: IdTokenSource; fetc
     });
 }
 
+/** The stack outputs the tools use. */
+export interface StackOutputs {
+    serviceUrl?: string;
+    servedModelName?: string;
+    accessMode?: string;
+    costEstimate?: { perInstanceHour?: number };
+    gpuMemoryEstimate?: { singleStreamCeilingTokensPerSecond?: number };
+}
+
+const PULUMI = ["npx", "--no-install", "pulumi"];
+
+function pulumi(args: string[], stack?: string): string {
+    return execFileSync(PULUMI[0], [...PULUMI.slice(1), ...args, ...(stack ? ["--stack", stack] : [])], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+}
+
+/** `pulumi stack output --json` of the current (or named) stack. */
+export function stackOutputs(stack?: string): StackOutputs {
+    return JSON.parse(pulumi(["stack", "output", "--json"], stack)) as StackOutputs;
+}
+
 /**
  * Connection details of a deployed stack, from `pulumi stack output` (and, when the stack has
  * an API key, `pulumi config get apiKey`, unless VLLM_API_KEY is set).
  */
-export function connectionFromStack(stack?: string, pulumiCmd: string[] = ["npx", "--no-install", "pulumi"]): Connection {
-    const stackArgs = stack ? ["--stack", stack] : [];
-    const run = (args: string[]) => execFileSync(pulumiCmd[0], [...pulumiCmd.slice(1), ...args, ...stackArgs], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
-    const outputs = JSON.parse(run(["stack", "output", "--json"])) as { serviceUrl?: string; servedModelName?: string; accessMode?: string };
+export function connectionFromStack(stack?: string): Connection {
+    const outputs = stackOutputs(stack);
     if (!outputs.serviceUrl || !outputs.servedModelName) throw new Error("The stack has no serviceUrl/servedModelName outputs: run `npx pulumi up` first.");
     let apiKey = process.env.VLLM_API_KEY;
-    if (apiKey === undefined && outputs.accessMode !== undefined && outputs.accessMode !== "iam") apiKey = run(["config", "get", "apiKey"]).trim();
+    if (apiKey === undefined && outputs.accessMode !== undefined && outputs.accessMode !== "iam") apiKey = pulumi(["config", "get", "apiKey"], stack).trim();
     return { url: outputs.serviceUrl, model: outputs.servedModelName, apiKey };
 }

@@ -8,6 +8,8 @@ export interface GpuType {
     memoryGB: number;
     /** GPU memory CUDA reports as total, in GiB: what vLLM's gpuMemoryUtilization is a fraction of. */
     usableGiB: number;
+    /** Memory bandwidth in GB/s: decoding one token reads every weight once, so this bounds one stream's speed. */
+    memoryBandwidthGBs: number;
     /** CPU counts Cloud Run accepts with this GPU. */
     cpus: number[];
     minMemoryGiB: number;
@@ -21,6 +23,8 @@ export const GPU_TYPES: Readonly<Record<string, GpuType>> = Object.freeze({
         memoryGB: 24,
         // nvidia-smi reports 23034 MiB total on an L4.
         usableGiB: 22.49,
+        // NVIDIA L4 datasheet: 300 GB/s GDDR6.
+        memoryBandwidthGBs: 300,
         cpus: [4, 6, 8],
         minMemoryGiB: 16,
         maxMemoryGiB: 32,

@@ -38,6 +38,8 @@ export interface MemoryEstimate {
     kvCacheTokens: number;
     /** Full-length (maxModelLen) sequences that fit at once. */
     fullLengthSequences: number;
+    /** Memory bandwidth / weight bytes: no single stream decodes faster than this. */
+    singleStreamCeilingTokensPerSecond: number;
     verdict: "fits" | "tight" | "does-not-fit";
     source: string;
 }
@@ -86,6 +88,7 @@ export function estimateGpuMemory(arch: ModelArchitecture, s: Pick<Settings, "gp
         kvPerTokenKiB: round(kvPerToken / 1024),
         kvCacheTokens,
         fullLengthSequences,
+        singleStreamCeilingTokensPerSecond: Math.round((gpu.memoryBandwidthGBs * 1e9) / (arch.paramsB * 1e9 * BYTES_PER_PARAM)),
         verdict,
         source: arch.source,
     };

@@ -62,6 +62,7 @@ describe("the program", () => {
                 kvPerTokenKiB: 26,
                 kvCacheTokens: 660536,
                 fullLengthSequences: 80,
+                singleStreamCeilingTokensPerSecond: 150,
                 verdict: "fits",
                 source: "https://huggingface.co/google/gemma-3-1b-it/blob/main/config.json",
             },
