@@ -14,7 +14,7 @@ describe("npm run smoke", () => {
         try {
             const lines: string[] = [];
             const r = await smoke({ url: server.url, model: MODEL }, { ids: ids(server.url), pollMs: 50, log: (l) => lines.push(l) });
-            assert.ok(r.healthySeconds >= 0.3 && r.healthySeconds < 2, String(r.healthySeconds));
+            assert.ok(r.healthySeconds >= 0.25 && r.healthySeconds < 2, String(r.healthySeconds));
             assert.ok(lines.some((l) => l.startsWith("waiting for /health") && l.includes("503")), "reports the cold start");
             assert.deepEqual(r.models, [MODEL]);
             assert.equal(r.answer.split(" ").length - 1, 21);
