@@ -56,6 +56,7 @@ export = async () => {
         baseImage: s.vllmImage,
         model: s.model,
         modelRevision: s.modelRevision,
+        weightsBucket: s.weights === "gcs" ? { name: s.names.weightsBucket, readers: [identities.runtimeMember] } : undefined,
         machineType: s.build.machineType,
         diskSizeGb: s.build.diskSizeGb,
         timeoutMinutes: s.build.timeoutMinutes,
@@ -96,6 +97,7 @@ export = async () => {
         invokers: s.invokers,
         public: s.public,
         apiKeySecret: apiKey && { secretId: apiKey.secretId, version: apiKey.version },
+        weightsBucket: imageBuild.weightsBucket?.name,
         labels: s.labels,
     }, { dependsOn: apiKey ? [apis, apiKey] : [apis] });
 

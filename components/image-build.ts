@@ -13,7 +13,12 @@ export interface ImageInputs {
     baseImage: string;
     model: string;
     modelRevision: string;
+    /** Weights baked into the image, or uploaded to a bucket. Default: image. */
+    weights?: "image" | "gcs";
 }
+
+/** Cloud Build config per weights source. */
+export const BUILD_CONFIGS = { image: "cloudbuild.yaml", gcs: "cloudbuild-gcs.yaml" } as const;
 
 /**
  * Content hash of the Docker context plus the image inputs: it tags the image and triggers
@@ -28,7 +33,7 @@ export function imageContentHash(contextDir: string, inputs: ImageInputs): strin
     for (const file of files) {
         hash.update(`file:${file}\0`).update(fs.readFileSync(path.join(contextDir, file))).update("\0");
     }
-    hash.update(JSON.stringify([inputs.baseImage, inputs.model, inputs.modelRevision]));
+    hash.update(JSON.stringify([inputs.baseImage, inputs.model, inputs.modelRevision, inputs.weights ?? "image"]));
     return hash.digest("hex");
 }
 
@@ -43,8 +48,8 @@ export const BUILD_COMMAND = [
     'gcloud builds submit "$SOURCE_DIR"' +
         ' --project="$PROJECT"' +
         ' --region="$REGION"' +
-        ' --config="$SOURCE_DIR/cloudbuild.yaml"' +
-        ' --substitutions="_BASE_IMAGE=$BASE_IMAGE,_MODEL=$MODEL,_MODEL_REVISION=$MODEL_REVISION,_IMAGE=$IMAGE,_HF_TOKEN_VERSION=$HF_TOKEN_VERSION"' +
+        ' --config="$SOURCE_DIR/$BUILD_CONFIG"' +
+        ' --substitutions="_BASE_IMAGE=$BASE_IMAGE,_MODEL=$MODEL,_MODEL_REVISION=$MODEL_REVISION,_IMAGE=$IMAGE,_HF_TOKEN_VERSION=$HF_TOKEN_VERSION${WEIGHTS_BUCKET:+,_WEIGHTS_BUCKET=$WEIGHTS_BUCKET}"' +
         ' --service-account="projects/$PROJECT/serviceAccounts/$BUILD_SERVICE_ACCOUNT"' +
         ' --gcs-source-staging-dir="gs://$STAGING_BUCKET/source"' +
         ' --machine-type="$MACHINE_TYPE"' +
@@ -78,6 +83,11 @@ export interface ImageBuildArgs extends ImageInputs {
     timeoutMinutes?: number;
     /** Seconds to let IAM grants propagate before the first build. Default: 60. */
     iamPropagationSeconds?: number;
+    /**
+     * For `weights: gcs`: name of the stack-owned bucket the build uploads the weights to, and
+     * the members (the runtime account) that may read them. Default: none, weights are baked.
+     */
+    weightsBucket?: { name: pulumi.Input<string>; readers: pulumi.Input<string>[] };
     /** Docker context holding Dockerfile and cloudbuild.yaml. Default: this repository's `docker/`. */
     contextDir?: string;
     labels?: pulumi.Input<Record<string, pulumi.Input<string>>>;
@@ -95,13 +105,16 @@ export class ImageBuild extends pulumi.ComponentResource {
     /** `<repo url>/<image>@sha256:…`, what Cloud Run deploys. */
     readonly imageDigestRef: pulumi.Output<string>;
     readonly stagingBucket: gcp.storage.Bucket;
+    /** With `weights: gcs`, the bucket holding `<model>/<revision>/`. */
+    readonly weightsBucket?: gcp.storage.Bucket;
     readonly buildCommand: command.local.Command;
 
     constructor(name: string, args: ImageBuildArgs, opts?: pulumi.ComponentResourceOptions) {
         super("vllm-cloudrun:image:ImageBuild", name, {}, opts);
         const contextDir = args.contextDir ?? DOCKER_DIR;
         const imageName = args.imageName ?? "vllm";
-        this.contentHash = imageContentHash(contextDir, args);
+        const weights = args.weightsBucket === undefined ? "image" : "gcs";
+        this.contentHash = imageContentHash(contextDir, { ...args, weights });
         const tag = this.contentHash.slice(0, 16);
         this.taggedImage = pulumi.interpolate`${args.repositoryUrl}/${imageName}:${tag}`;
 
@@ -127,11 +140,39 @@ export class ImageBuild extends pulumi.ComponentResource {
             { parent: this },
         );
 
+        const weightsGrants: pulumi.Resource[] = [];
+        if (args.weightsBucket !== undefined) {
+            this.weightsBucket = new gcp.storage.Bucket(
+                `${name}-weights`,
+                {
+                    project: args.project,
+                    name: args.weightsBucket.name,
+                    location: args.region,
+                    forceDestroy: true,
+                    uniformBucketLevelAccess: true,
+                    publicAccessPrevention: "enforced",
+                    labels: args.labels,
+                },
+                { parent: this },
+            );
+            // The build adds objects (rsync lists and creates; paths include the revision, so it
+            // never overwrites); readers (the runtime account) only read.
+            const buildMember = pulumi.interpolate`serviceAccount:${args.buildServiceAccountEmail}`;
+            const grants: [string, string, pulumi.Input<string>][] = [
+                ["weights-build-creator", "roles/storage.objectCreator", buildMember],
+                ["weights-build-viewer", "roles/storage.objectViewer", buildMember],
+                ...args.weightsBucket.readers.map((m, i) => [`weights-reader-${i}`, "roles/storage.objectViewer", m] as [string, string, pulumi.Input<string>]),
+            ];
+            for (const [suffix, role, member] of grants) {
+                weightsGrants.push(new gcp.storage.BucketIAMMember(`${name}-${suffix}`, { bucket: this.weightsBucket.name, role, member }, { parent: this }));
+            }
+        }
+
         // IAM is eventually consistent: a build started right after the grants fails with 403.
         const iamPropagation = new command.local.Command(
             `${name}-iam-propagation`,
             { create: 'sleep "$WAIT_SECONDS"', environment: { WAIT_SECONDS: String(args.iamPropagationSeconds ?? 60) } },
-            { parent: this, dependsOn: [stagingReader, ...args.grants] },
+            { parent: this, dependsOn: [stagingReader, ...weightsGrants, ...args.grants] },
         );
 
         this.buildCommand = new command.local.Command(
@@ -154,6 +195,8 @@ export class ImageBuild extends pulumi.ComponentResource {
                     MACHINE_TYPE: args.machineType ?? "e2-highcpu-8",
                     DISK_SIZE_GB: String(args.diskSizeGb ?? 200),
                     TIMEOUT_SECONDS: String((args.timeoutMinutes ?? 90) * 60),
+                    BUILD_CONFIG: BUILD_CONFIGS[weights],
+                    ...(this.weightsBucket === undefined ? {} : { WEIGHTS_BUCKET: this.weightsBucket.name }),
                     CLOUDSDK_CORE_DISABLE_PROMPTS: "1",
                 },
                 // Only what is baked into the image rebuilds it.

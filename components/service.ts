@@ -4,9 +4,14 @@ import * as gcp from "@pulumi/gcp";
 /** Port vLLM listens on; Cloud Run routes to it (PORT itself is reserved by Cloud Run). */
 export const VLLM_PORT = 8000;
 
+/** Where Cloud Run mounts the weights bucket with `weights: gcs`. */
+export const WEIGHTS_MOUNT_PATH = "/weights";
+
 /** The engine settings passed to `vllm serve` (the image's ENTRYPOINT). */
 export interface VllmFlags {
     model: string;
+    /** Load from this directory instead of the baked Hugging Face cache (weights: gcs). */
+    modelPath?: string;
     modelRevision: string;
     servedModelName: string;
     maxModelLen: number;
@@ -26,10 +31,10 @@ export const API_KEY_MIDDLEWARE = "vllm_cloudrun_auth.RequireApiKey";
 /** Arguments Cloud Run appends to `vllm serve`; runtime-only, so changing them never rebuilds. */
 export function vllmArgs(f: VllmFlags): string[] {
     return [
-        f.model,
-        // The baked snapshot is addressed by commit, so offline loading needs the same revision.
-        "--revision", f.modelRevision,
-        "--tokenizer-revision", f.modelRevision,
+        ...(f.modelPath !== undefined
+            ? [f.modelPath]
+            : // The baked snapshot is addressed by commit, so offline loading needs the same revision.
+              [f.model, "--revision", f.modelRevision, "--tokenizer-revision", f.modelRevision]),
         "--served-model-name", f.servedModelName,
         "--host", "0.0.0.0",
         "--port", String(f.port ?? VLLM_PORT),
@@ -63,7 +68,12 @@ export function startupProbeFor(seconds: number): { initialDelaySeconds: number;
     };
 }
 
-export interface LlmServiceArgs extends Omit<VllmFlags, "maxNumSeqs" | "port" | "requireApiKey" | "startupMode"> {
+export interface LlmServiceArgs extends Omit<VllmFlags, "maxNumSeqs" | "port" | "requireApiKey" | "startupMode" | "modelPath"> {
+    /**
+     * With `weights: gcs`: the bucket holding `<model>/<revision>/`, mounted read-only with
+     * Cloud Storage FUSE and loaded from there. Default: none, weights are in the image.
+     */
+    weightsBucket?: pulumi.Input<string>;
     /** vLLM startup mode. Default: throughput. */
     startupMode?: "fast" | "throughput";
     project: pulumi.Input<string>;
@@ -131,11 +141,27 @@ export class LlmService extends pulumi.ComponentResource {
                     nodeSelector: { accelerator: args.gpuType },
                     gpuZonalRedundancyDisabled: !args.gpuZonalRedundancy,
                     labels: args.labels,
+                    // Cloud Storage volumes need the second-generation execution environment.
+                    ...(args.weightsBucket === undefined
+                        ? {}
+                        : {
+                              executionEnvironment: "EXECUTION_ENVIRONMENT_GEN2",
+                              volumes: [{
+                                  name: "weights",
+                                  gcs: { bucket: args.weightsBucket, readOnly: true, mountOptions: [`only-dir=${args.model}/${args.modelRevision}`, "implicit-dirs"] },
+                              }],
+                          }),
                     containers: [
                         {
                             name: "vllm",
                             image: args.image,
-                            args: vllmArgs({ ...args, maxNumSeqs: args.concurrency, requireApiKey: args.apiKeySecret !== undefined }),
+                            args: vllmArgs({
+                                ...args,
+                                maxNumSeqs: args.concurrency,
+                                requireApiKey: args.apiKeySecret !== undefined,
+                                modelPath: args.weightsBucket === undefined ? undefined : WEIGHTS_MOUNT_PATH,
+                            }),
+                            ...(args.weightsBucket === undefined ? {} : { volumeMounts: [{ name: "weights", mountPath: WEIGHTS_MOUNT_PATH }] }),
                             ports: { name: "http1", containerPort: VLLM_PORT },
                             envs: [
                                 { name: "HF_HUB_OFFLINE", value: "1" },

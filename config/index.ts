@@ -57,6 +57,7 @@ export interface ResourceNames {
     secretId: string;
     apiKeySecretId: string;
     stagingBucket: string;
+    weightsBucket: string;
 }
 
 export interface BuildSettings {
@@ -153,10 +154,11 @@ export function resourceNames(pulumiProject: string, stack: string, gcpProject: 
         apiKeySecretId: `${prefix}-api-key`,
         // Bucket names are global: the project id makes this one unique.
         stagingBucket: `${prefix}-src-${gcpProject}`,
+        weightsBucket: `${prefix}-weights-${gcpProject}`,
     };
 }
 
-function nameProblems(names: ResourceNames, stack: string): ConfigProblem[] {
+function nameProblems(names: ResourceNames, stack: string, weights: string): ConfigProblem[] {
     const problems: ConfigProblem[] = [];
     const rename = "pulumi stack rename <shorter-name>   (every resource name derives from the stack name)";
     for (const [key, id] of [["runtime service account id", names.runtimeAccountId], ["build service account id", names.buildAccountId]] as const) {
@@ -168,8 +170,9 @@ function nameProblems(names: ResourceNames, stack: string): ConfigProblem[] {
     if (names.service.length > 49 || !/^[a-z]/.test(names.service)) {
         problems.push({ key: "stack name (Cloud Run service name)", value: names.service, allowed: "at most 49 characters, starting with a letter", fix: rename });
     }
-    if (names.stagingBucket.length > 63) {
-        problems.push({ key: "stack name (staging bucket name)", value: names.stagingBucket, allowed: "bucket names are at most 63 characters", fix: rename });
+    const buckets = [["staging bucket name", names.stagingBucket], ...(weights === "gcs" ? [["weights bucket name", names.weightsBucket]] : [])] as const;
+    for (const [what, bucket] of buckets) {
+        if (bucket.length > 63) problems.push({ key: `stack name (${what})`, value: bucket, allowed: "bucket names are at most 63 characters", fix: rename });
     }
     return problems;
 }
@@ -315,17 +318,18 @@ export function loadSettings(): Readonly<Settings> {
     const diskSizeGb = r.number("buildDiskSizeGb", DEFAULTS.buildDiskSizeGb, { min: 100, max: 4000, example: String(DEFAULTS.buildDiskSizeGb) });
     const timeoutMinutes = r.number("buildTimeoutMinutes", DEFAULTS.buildTimeoutMinutes, { min: 10, max: 1440, example: String(DEFAULTS.buildTimeoutMinutes) });
 
-    const stack = pulumi.getStack();
-    const names = resourceNames(pulumi.getProject(), stack, project ?? "project");
-    r.problems.push(...nameProblems(names, stack));
-
-    const preflightChecks = r.boolean("preflightChecks", DEFAULTS.preflightChecks);
     const startupModeRaw = r.string("startupMode", DEFAULTS.startupMode);
     if (!(STARTUP_MODES as readonly string[]).includes(startupModeRaw)) r.problem("startupMode", startupModeRaw, `must be one of ${STARTUP_MODES.join(", ")}`, "auto");
     // auto: scale-to-zero stacks pay every cold start, warm stacks pay every slow token.
     const startupMode = startupModeRaw === "fast" || startupModeRaw === "throughput" ? startupModeRaw : minInstances === 0 ? "fast" : "throughput";
     const weights = r.string("weights", DEFAULTS.weights) as WeightsSource;
     if (!(WEIGHTS_SOURCES as readonly string[]).includes(weights)) r.problem("weights", weights, `must be one of ${WEIGHTS_SOURCES.join(", ")}`, "image");
+
+    const stack = pulumi.getStack();
+    const names = resourceNames(pulumi.getProject(), stack, project ?? "project");
+    r.problems.push(...nameProblems(names, stack, weights));
+
+    const preflightChecks = r.boolean("preflightChecks", DEFAULTS.preflightChecks);
     const smokeTest = r.boolean("smokeTest", DEFAULTS.smokeTest);
     const isPublic = r.boolean("public", DEFAULTS.public);
 

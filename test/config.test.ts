@@ -60,6 +60,7 @@ describe("resource names", () => {
             secretId: "vllm-cloudrun-dev-hf-token",
             apiKeySecretId: "vllm-cloudrun-dev-api-key",
             stagingBucket: "vllm-cloudrun-dev-src-p1",
+            weightsBucket: "vllm-cloudrun-dev-weights-p1",
         });
         for (const k of Object.keys(dev) as (keyof typeof dev)[]) assert.notEqual(dev[k], prod[k], k);
     });

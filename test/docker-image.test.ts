@@ -22,23 +22,32 @@ const freshRevision = () => crypto.randomBytes(20).toString("hex");
 const SNAPSHOT = `model-cache/hub/models--google--gemma-3-1b-it/snapshots/${DEFAULTS.modelRevision}`;
 
 interface Step {
+    id: string;
     name: string;
     entrypoint: string;
-    env: string[];
-    secretEnv: string[];
+    env?: string[];
+    secretEnv?: string[];
     args: string[];
 }
 
-/** The Cloud Build step's docker arguments with substitutions applied and the tag made local. */
-function cloudBuildDockerArgs(subs: Record<string, string>): { args: string[]; env: Record<string, string> } {
-    const config = YAML.parse(fs.readFileSync(path.join(DOCKER_DIR, "cloudbuild.yaml"), "utf8")) as { steps: Step[] };
-    const step = config.steps[0];
-    assert.equal(step.entrypoint, "docker");
-    const args = step.args.map((a) => a.replace(/\$\{(_[A-Z_]+)\}/g, (_, k: string) => {
+/** What Cloud Build does to a step's strings: user substitutions, then $$ to $. */
+function substitute(text: string, subs: Record<string, string>): string {
+    return text.replace(/\$\{(_[A-Z_]+)\}/g, (_, k: string) => {
         assert.ok(k in subs, `substitution ${k} provided`);
         return subs[k];
-    }));
-    const env = Object.fromEntries(step.env.map((e) => e.split("=", 2) as [string, string]));
+    }).replace(/\$\$/g, "$");
+}
+
+function steps(file: string): Step[] {
+    return (YAML.parse(fs.readFileSync(path.join(DOCKER_DIR, file), "utf8")) as { steps: Step[] }).steps;
+}
+
+/** The Cloud Build step's docker arguments with substitutions applied and the tag made local. */
+function cloudBuildDockerArgs(subs: Record<string, string>, file = "cloudbuild.yaml"): { args: string[]; env: Record<string, string> } {
+    const step = steps(file)[0];
+    assert.equal(step.entrypoint, "docker");
+    const args = step.args.map((a) => substitute(a, subs));
+    const env = Object.fromEntries((step.env ?? []).map((e) => e.split("=", 2) as [string, string]));
     // Offline engine: no network for RUN steps; plain progress to see cache hits.
     return { args: [args[0], "--network", "none", "--progress=plain", ...args.slice(1)], env };
 }
@@ -66,7 +75,7 @@ describe("docker/Dockerfile on a real Docker engine", { skip: skipUnlessAvailabl
 
     after(() => {
         if (unavailable) return;
-        docker(["rmi", "-f", IMAGE, `${IMAGE}-rev`, `${IMAGE}-leaky`, `${IMAGE}-notoken`, `${IMAGE}-mw`, BASE]);
+        docker(["rmi", "-f", IMAGE, `${IMAGE}-rev`, `${IMAGE}-leaky`, `${IMAGE}-notoken`, `${IMAGE}-mw`, `${IMAGE}-gcs`, BASE]);
     });
 
     it("builds with the token supplied only as Cloud Build's secretEnv", () => {
@@ -151,6 +160,36 @@ describe("docker/Dockerfile on a real Docker engine", { skip: skipUnlessAvailabl
         const r = buildBaked({ token: undefined, revision: freshRevision(), tag: `${IMAGE}-notoken` });
         assert.notEqual(r.status, 0);
         assert.match(r.stderr, /the hf_token build secret is missing/);
+    });
+
+    it("weights: gcs builds an image without weights, and its download step fills /workspace only", () => {
+        const subs = { _BASE_IMAGE: BASE, _MODEL: DEFAULTS.model, _MODEL_REVISION: DEFAULTS.modelRevision, _IMAGE: `${IMAGE}-gcs` };
+        const { args, env } = cloudBuildDockerArgs(subs, "cloudbuild-gcs.yaml");
+        const built = docker(args, { cwd: DOCKER_DIR, env });
+        assert.equal(built.status, 0, built.stderr);
+        assert.match(built.stderr, /weights are not baked \(BAKE_WEIGHTS=false\)/);
+        assert.ok(layerContents(`${IMAGE}-gcs`).every((l) => !l.files.some((f) => f.startsWith("model-cache/hub/"))), "no weights in the image");
+
+        // Replay the download step as Cloud Build runs it: the built image as the step, the
+        // token in the step environment only, /workspace mounted.
+        const step = steps("cloudbuild-gcs.yaml").find((x) => x.id === "download-weights")!;
+        assert.equal(substitute(step.name, subs), `${IMAGE}-gcs`);
+        const workspace = fs.mkdtempSync(path.join(os.tmpdir(), "workspace-"));
+        try {
+            const envFlags = (step.env ?? []).flatMap((e) => ["--env", substitute(e, subs)]);
+            const secretFlags = (step.secretEnv ?? []).flatMap((k) => ["--env", k]);
+            const run = docker(
+                ["run", "--rm", "--network", "none", ...envFlags, ...secretFlags, "--volume", `${workspace}:/workspace`, "--entrypoint", step.entrypoint, `${IMAGE}-gcs`, ...step.args.map((a) => substitute(a, subs))],
+                { env: { HF_TOKEN: FAKE_TOKEN } },
+            );
+            assert.equal(run.status, 0, run.stderr);
+            const files = fs.readdirSync(path.join(workspace, "weights"), { recursive: true }).map(String).sort();
+            assert.deepEqual(files, ["config.json", "model.safetensors"], "weights, without the CLI's .cache");
+            for (const f of files) assert.ok(!fs.readFileSync(path.join(workspace, "weights", f)).includes(Buffer.from(FAKE_TOKEN)), f);
+            assert.deepEqual(tokenLeaks(`${IMAGE}-gcs`, FAKE_TOKEN), []);
+        } finally {
+            fs.rmSync(workspace, { recursive: true, force: true });
+        }
     });
 
     it("catches a leak: the seed's ARG HF_TOKEN + login pattern is flagged", () => {

@@ -51,18 +51,31 @@ interface CloudBuildConfig {
     options: Record<string, string>;
 }
 
-const cloudbuildText = fs.readFileSync(path.join(DOCKER_DIR, "cloudbuild.yaml"), "utf8");
-const cloudbuild = YAML.parse(cloudbuildText) as CloudBuildConfig;
+const CONFIGS = { image: "cloudbuild.yaml", gcs: "cloudbuild-gcs.yaml" } as const;
+type Mode = keyof typeof CONFIGS;
+
+async function buildEnvironment(mode: Mode): Promise<Record<string, string>> {
+    const r = await runProgram({ config: { weights: mode } });
+    const build = one(r, "command:local:Command", "vllm-cloudrun-dev-build");
+    assert.equal(build.inputs.create, BUILD_COMMAND);
+    return build.inputs.environment as Record<string, string>;
+}
+
+/** The substitution keys the command passes, expanded by a real shell as the Command would. */
+function passedSubstitutions(environment: Record<string, string>): string[] {
+    const template = /--substitutions="([^"]+)"/.exec(BUILD_COMMAND)?.[1] ?? "";
+    const r = spawnSync("/bin/sh", ["-c", `printf '%s' "${template}"`], { encoding: "utf8", env: { PATH: process.env.PATH, ...environment } });
+    return r.stdout.split(",").map((kv) => kv.split("=")[0]).sort();
+}
 
 describe("gcloud builds submit, as the program runs it", { skip: skipUnlessAvailable(unavailable) }, () => {
     let environment: Record<string, string>;
+    let gcsEnvironment: Record<string, string>;
 
     before(async () => {
         if (unavailable) throw new Error(`gcloud tests cannot run: ${unavailable}`);
-        const r = await runProgram();
-        const build = one(r, "command:local:Command", "vllm-cloudrun-dev-build");
-        assert.equal(build.inputs.create, BUILD_COMMAND);
-        environment = build.inputs.environment as Record<string, string>;
+        environment = await buildEnvironment("image");
+        gcsEnvironment = await buildEnvironment("gcs");
     });
 
     it("parses every flag and the build config, stopping only for credentials", () => {
@@ -70,6 +83,12 @@ describe("gcloud builds submit, as the program runs it", { skip: skipUnlessAvail
         assert.notEqual(r.status, 0);
         assert.ok(r.output.includes(NO_ACCOUNT), r.output);
         assert.ok(!r.output.includes(FAKE_TOKEN));
+    });
+
+    it("does the same for the weights: gcs build", () => {
+        assert.equal(gcsEnvironment.BUILD_CONFIG, "cloudbuild-gcs.yaml");
+        const r = runBuildCommand(BUILD_COMMAND, gcsEnvironment);
+        assert.ok(r.output.includes(NO_ACCOUNT), r.output);
     });
 
     it("tells a misspelt flag apart", () => {
@@ -99,46 +118,61 @@ describe("gcloud builds submit, as the program runs it", { skip: skipUnlessAvail
     });
 });
 
-describe("docker/cloudbuild.yaml, what gcloud does not check", () => {
-    const passed = /--substitutions="([^"]+)"/.exec(BUILD_COMMAND)?.[1].split(",").map((kv) => kv.split("=")[0]) ?? [];
+for (const mode of Object.keys(CONFIGS) as Mode[]) {
+    const file = CONFIGS[mode];
+    const text = fs.readFileSync(path.join(DOCKER_DIR, file), "utf8");
+    const config = YAML.parse(text) as CloudBuildConfig;
 
-    it("uses every substitution passed, and is passed every one it uses", () => {
-        const used = [...new Set([...cloudbuildText.matchAll(/\$\{(_[A-Z0-9_]+)\}|\$(_[A-Z0-9_]+)/g)].map((m) => m[1] ?? m[2]))];
-        assert.deepEqual(passed.sort(), ["_BASE_IMAGE", "_HF_TOKEN_VERSION", "_IMAGE", "_MODEL", "_MODEL_REVISION"]);
-        assert.deepEqual(used.sort(), passed.sort());
+    describe(`docker/${file}, what gcloud does not check`, () => {
+        let passed: string[];
+        before(async () => {
+            passed = passedSubstitutions(await buildEnvironment(mode));
+        });
+
+        it("uses every substitution passed, and is passed every one it uses", () => {
+            const used = [...new Set([...text.matchAll(/\$\{(_[A-Z0-9_]+)\}|\$(_[A-Z0-9_]+)/g)].map((m) => m[1] ?? m[2]))].sort();
+            const expected = ["_BASE_IMAGE", "_HF_TOKEN_VERSION", "_IMAGE", "_MODEL", "_MODEL_REVISION", ...(mode === "gcs" ? ["_WEIGHTS_BUCKET"] : [])].sort();
+            assert.deepEqual(passed, expected);
+            assert.deepEqual(used, expected);
+        });
+
+        it("has no stray $VAR that Cloud Build would treat as a substitution", () => {
+            const withoutComments = text.split("\n").filter((l) => !l.trim().startsWith("#")).join("\n");
+            const dollars = [...withoutComments.matchAll(/\$(\$[A-Za-z_]*|\{?[A-Za-z_][A-Za-z0-9_]*\}?)/g)].map((m) => m[0]);
+            for (const d of dollars) assert.match(d, /^\$\{_[A-Z0-9_]+\}$|^\$\$/, `${d} must be a user substitution or escaped as $$`);
+        });
+
+        it("uses each secretEnv in a step, and reads the version this deploy wrote", () => {
+            const declared = config.availableSecrets.secretManager.map((x) => x.env).sort();
+            const used = [...new Set(config.steps.flatMap((x) => x.secretEnv ?? []))].sort();
+            assert.deepEqual(declared, ["HF_TOKEN"]);
+            assert.deepEqual(used, declared);
+            for (const x of config.availableSecrets.secretManager) assert.equal(x.versionName, "${_HF_TOKEN_VERSION}");
+        });
+
+        it("never puts the token on a command line or in a build arg", () => {
+            for (const step of config.steps) {
+                assert.ok(!step.args.some((a) => /HF_TOKEN=|build-arg=HF_TOKEN|--token/.test(a)), step.id);
+                assert.ok(!(step.env ?? []).some((e) => e.startsWith("HF_TOKEN")), step.id);
+            }
+        });
+
+        it("lists the image so Cloud Build pushes it and reports its digest", () => {
+            assert.deepEqual(config.images, ["${_IMAGE}"]);
+            assert.ok(config.steps[0].args.includes("--tag=${_IMAGE}"));
+        });
+
+        it("logs to Cloud Logging only, as a build with its own service account must", () => {
+            assert.equal(config.options.logging, "CLOUD_LOGGING_ONLY");
+        });
     });
+}
 
-    it("has no stray $VAR that Cloud Build would treat as a substitution", () => {
-        const yamlWithoutComments = cloudbuildText.split("\n").filter((l) => !l.trim().startsWith("#")).join("\n");
-        const dollars = [...yamlWithoutComments.matchAll(/\$(\$|\{?[A-Za-z_][A-Za-z0-9_]*\}?)/g)].map((m) => m[0]);
-        for (const d of dollars) assert.match(d, /^\$\{_[A-Z0-9_]+\}$|^\$\$/, `${d} must be a user substitution or escaped as $$`);
-    });
-
-    it("uses each secretEnv in a step, and reads the version this deploy wrote", () => {
-        const declared = cloudbuild.availableSecrets.secretManager.map((s) => s.env).sort();
-        const used = [...new Set(cloudbuild.steps.flatMap((s) => s.secretEnv ?? []))].sort();
-        assert.deepEqual(declared, ["HF_TOKEN"]);
-        assert.deepEqual(used, declared);
-        for (const s of cloudbuild.availableSecrets.secretManager) {
-            assert.equal(s.versionName, "${_HF_TOKEN_VERSION}");
-            assert.ok(!s.versionName.includes("latest"));
-        }
-    });
-
-    it("never puts the token on a command line: BuildKit reads it from the step environment", () => {
-        const args = cloudbuild.steps[0].args;
-        assert.ok(args.includes("--secret=id=hf_token,env=HF_TOKEN"));
-        assert.ok(!args.some((a) => /HF_TOKEN=\$|build-arg=HF_TOKEN/.test(a)));
-        assert.deepEqual(cloudbuild.steps[0].env, ["DOCKER_BUILDKIT=1"]);
-    });
-
-    it("lists the image so Cloud Build pushes it and reports its digest", () => {
-        assert.deepEqual(cloudbuild.images, ["${_IMAGE}"]);
-        assert.ok(cloudbuild.steps[0].args.includes("--tag=${_IMAGE}"));
-    });
-
-    it("logs to Cloud Logging only, as a build with its own service account must", () => {
-        assert.equal(cloudbuild.options.logging, "CLOUD_LOGGING_ONLY");
+describe("docker/cloudbuild.yaml step", () => {
+    it("hands the token to BuildKit as a secret from the step environment", () => {
+        const config = YAML.parse(fs.readFileSync(path.join(DOCKER_DIR, CONFIGS.image), "utf8")) as CloudBuildConfig;
+        assert.ok(config.steps[0].args.includes("--secret=id=hf_token,env=HF_TOKEN"));
+        assert.deepEqual(config.steps[0].env, ["DOCKER_BUILDKIT=1"]);
         assert.match(BUILD_COMMAND, /--service-account="projects\/\$PROJECT\/serviceAccounts\/\$BUILD_SERVICE_ACCOUNT"/);
     });
 });

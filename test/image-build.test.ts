@@ -50,6 +50,7 @@ describe("ImageBuild", () => {
             MACHINE_TYPE: "e2-highcpu-8",
             DISK_SIZE_GB: "200",
             TIMEOUT_SECONDS: "5400",
+            BUILD_CONFIG: "cloudbuild.yaml",
             CLOUDSDK_CORE_DISABLE_PROMPTS: "1",
         });
         assert.deepEqual(build.inputs.triggers, [hash]);
@@ -100,6 +101,47 @@ describe("ImageBuild", () => {
             const changed = await runProgram({ config });
             assert.notDeepEqual(buildOf(changed).inputs.triggers, base, JSON.stringify(config));
         }
+    });
+});
+
+describe("ImageBuild with weights: gcs", () => {
+    let r: RunResult;
+    before(async () => {
+        r = await runProgram({ config: { weights: "gcs" } });
+    });
+
+    it("creates a private, stack-owned weights bucket that destroy empties", () => {
+        const bucket = one(r, "gcp:storage/bucket:Bucket", "vllm-cloudrun-dev-weights");
+        assert.equal(bucket.inputs.name, "vllm-cloudrun-dev-weights-my-proj");
+        assert.equal(bucket.inputs.location, "us-central1");
+        assert.equal(bucket.inputs.forceDestroy, true);
+        assert.equal(bucket.inputs.uniformBucketLevelAccess, true);
+        assert.equal(bucket.inputs.publicAccessPrevention, "enforced");
+    });
+
+    it("lets the build add objects and the runtime account only read them", () => {
+        const grants = r.resources.filter((x) => x.type === "gcp:storage/bucketIAMMember:BucketIAMMember" && x.inputs.bucket === "vllm-cloudrun-dev-weights-my-proj");
+        assert.deepEqual(grants.map((g) => [g.inputs.role, g.inputs.member]).sort(), [
+            ["roles/storage.objectCreator", "serviceAccount:vllm-cloudrun-dev-build@my-proj.iam.gserviceaccount.com"],
+            ["roles/storage.objectViewer", "serviceAccount:vllm-cloudrun-dev-build@my-proj.iam.gserviceaccount.com"],
+            ["roles/storage.objectViewer", "serviceAccount:vllm-cloudrun-dev-run@my-proj.iam.gserviceaccount.com"],
+        ]);
+        const wait = one(r, BUILD, "vllm-cloudrun-dev-iam-propagation");
+        for (const g of grants) assert.ok(wait.dependsOn.includes(`${g.type}::${g.name}`), `the build waits for ${g.name}`);
+    });
+
+    it("builds with the gcs config and passes the bucket", () => {
+        const env = buildOf(r).inputs.environment as Record<string, string>;
+        assert.equal(env.BUILD_CONFIG, "cloudbuild-gcs.yaml");
+        assert.equal(env.WEIGHTS_BUCKET, "vllm-cloudrun-dev-weights-my-proj");
+        assert.deepEqual(buildOf(r).inputs.triggers, [imageContentHash(DOCKER_DIR, { ...inputs, weights: "gcs" })]);
+        assert.notEqual(imageContentHash(DOCKER_DIR, { ...inputs, weights: "gcs" }), imageContentHash(DOCKER_DIR, inputs));
+    });
+
+    it("has no weights bucket in image mode", async () => {
+        const image = await runProgram();
+        assert.equal(image.resources.filter((x) => x.name === "vllm-cloudrun-dev-weights").length, 0);
+        assert.equal((buildOf(image).inputs.environment as Record<string, string>).WEIGHTS_BUCKET, undefined);
     });
 });
 

@@ -33,6 +33,11 @@ describe("LlmService", () => {
         assert.equal(svc.inputs.deletionProtection, false, "the provider defaults to true, which would break pulumi destroy");
     });
 
+    it("has no volumes when the weights are baked", () => {
+        assert.equal(templateOf(r).volumes, undefined);
+        assert.equal(containerOf(r).volumeMounts, undefined);
+    });
+
     it("runs the digest-pinned image as the runtime account", () => {
         assert.equal(containerOf(r).image, `us-central1-docker.pkg.dev/my-proj/vllm-cloudrun-dev/vllm@${FAKE_DIGEST}`);
         assert.equal(templateOf(r).serviceAccount, "vllm-cloudrun-dev-run@my-proj.iam.gserviceaccount.com");
@@ -118,6 +123,23 @@ describe("LlmService", () => {
         assert.equal(c.args[c.args.indexOf("--served-model-name") + 1], "gemma");
         assert.equal(c.args[c.args.indexOf("--max-num-seqs") + 1], "8");
         assert.equal(p.outputs.servedModelName, "gemma");
+    });
+});
+
+describe("LlmService with weights: gcs", () => {
+    it("mounts the model's folder of the weights bucket read-only and loads from it", async () => {
+        const r = await runProgram({ config: { weights: "gcs" } });
+        assert.equal(r.error, undefined);
+        const t = templateOf(r);
+        assert.equal(t.executionEnvironment, "EXECUTION_ENVIRONMENT_GEN2");
+        assert.deepEqual(t.volumes, [{
+            name: "weights",
+            gcs: { bucket: "vllm-cloudrun-dev-weights-my-proj", readOnly: true, mountOptions: [`only-dir=${DEFAULTS.model}/${DEFAULTS.modelRevision}`, "implicit-dirs"] },
+        }]);
+        const c = containerOf(r);
+        assert.deepEqual(c.volumeMounts, [{ name: "weights", mountPath: "/weights" }]);
+        assert.deepEqual(c.args.slice(0, 3), ["/weights", "--served-model-name", DEFAULTS.model]);
+        assert.ok(!c.args.includes("--revision"));
     });
 });
 
