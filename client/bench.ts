@@ -241,6 +241,7 @@ export function chart(r: BenchResult): string {
         `<text x="${m.l - 6}" y="${H - m.b}" text-anchor="end" fill="#1f77b4">0</text>`,
         `<text x="14" y="${H / 2}" fill="#1f77b4" transform="rotate(-90 14 ${H / 2})" text-anchor="middle">output tokens/s (total)</text>`,
         `<text x="${W - m.r + 6}" y="${m.t + 4}" fill="#d62728">${Math.round(maxTtft)} ms</text>`,
+        `<text x="${W - m.r + 6}" y="${H - m.b}" fill="#d62728">0 ms</text>`,
         `<text x="${W - 12}" y="${H / 2}" fill="#d62728" transform="rotate(90 ${W - 12} ${H / 2})" text-anchor="middle">TTFT p50 (solid) / p95 (dashed)</text>`,
         poly(tok, "#1f77b4"),
         poly(p50, "#d62728"),
