@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
-import * as command from "@pulumi/command";
+import { propagationWait } from "./propagation-wait";
 
 /** APIs the stack uses: Cloud Run, Cloud Build (and its logs and staging bucket), Artifact Registry, Secret Manager, IAM. */
 export const REQUIRED_APIS = [
@@ -46,16 +46,8 @@ export class ProjectApis extends pulumi.ComponentResource {
                 ),
         );
 
-        // Runs once when the set of APIs changes; nothing to undo on destroy.
-        new command.local.Command(
-            `${name}-propagation`,
-            {
-                create: 'sleep "$WAIT_SECONDS"',
-                environment: { WAIT_SECONDS: String(args.propagationSeconds ?? 60) },
-                triggers: [...apis],
-            },
-            { parent: this, dependsOn: this.services },
-        );
+        // Again whenever the set of APIs changes.
+        propagationWait(`${name}-propagation`, args.propagationSeconds ?? 60, this.services, this, [...apis]);
 
         this.registerOutputs({});
     }

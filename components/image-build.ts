@@ -4,6 +4,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
 import * as command from "@pulumi/command";
+import { propagationWait } from "./propagation-wait";
 
 /** The Docker context and Cloud Build config shipped with this program. */
 export const DOCKER_DIR = path.resolve(__dirname, "..", "docker");
@@ -169,11 +170,7 @@ export class ImageBuild extends pulumi.ComponentResource {
         }
 
         // IAM is eventually consistent: a build started right after the grants fails with 403.
-        const iamPropagation = new command.local.Command(
-            `${name}-iam-propagation`,
-            { create: 'sleep "$WAIT_SECONDS"', environment: { WAIT_SECONDS: String(args.iamPropagationSeconds ?? 60) } },
-            { parent: this, dependsOn: [stagingReader, ...weightsGrants, ...args.grants] },
-        );
+        const iamPropagation = propagationWait(`${name}-iam-propagation`, args.iamPropagationSeconds ?? 60, [stagingReader, ...weightsGrants, ...args.grants], this);
 
         this.buildCommand = new command.local.Command(
             `${name}-build`,

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
-import * as command from "@pulumi/command";
+import { propagationWait } from "./propagation-wait";
 
 export interface TokenSecretArgs {
     project: pulumi.Input<string>;
@@ -48,13 +48,7 @@ export class TokenSecret extends pulumi.ComponentResource {
                     { parent: this },
                 ),
         );
-        if ((args.grantPropagationSeconds ?? 0) > 0) {
-            new command.local.Command(
-                `${name}-grant-propagation`,
-                { create: 'sleep "$WAIT_SECONDS"', environment: { WAIT_SECONDS: String(args.grantPropagationSeconds) } },
-                { parent: this, dependsOn: grants },
-            );
-        }
+        if ((args.grantPropagationSeconds ?? 0) > 0) propagationWait(`${name}-grant-propagation`, args.grantPropagationSeconds ?? 0, grants, this);
 
         this.secretId = secret.secretId;
         this.versionName = version.name;

@@ -4,17 +4,13 @@
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import { SMOKE_COMMAND } from "../components/smoke-test";
-import { ConfigError } from "../config";
-import { byType, FAKE_TOKEN, isSecretValue, one, plainStrings, runProgram, RunResult } from "./harness";
+import { FAKE_TOKEN, RunResult, byType, isConfigError, isSecretValue, one, plainStrings, runProgram } from "./harness";
 
 const API_KEY = "sk-test-0123456789abcdef-KEY";
 const RUNTIME = "serviceAccount:vllm-cloudrun-dev-run@my-proj.iam.gserviceaccount.com";
 const INVOKER = "gcp:cloudrunv2/serviceIamMember:ServiceIamMember";
 const SERVICE = "gcp:cloudrunv2/service:Service";
 
-function isConfigError(e: unknown): e is ConfigError {
-    return e instanceof Error && e.name === "ConfigError" && Array.isArray((e as ConfigError).problems);
-}
 
 function envsOf(r: RunResult): { name: string; value?: string; valueSource?: unknown }[] {
     return (one(r, SERVICE).inputs.template as { containers: { envs: { name: string; value?: string; valueSource?: unknown }[] }[] }).containers[0].envs;

@@ -3,13 +3,9 @@ import * as assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { DEFAULTS, ConfigError, resourceNames } from "../config";
+import { DEFAULTS, resourceNames } from "../config";
 
-// The harness reloads config.ts for every run, so compare by name, not by class identity.
-function isConfigError(e: unknown): e is ConfigError {
-    return e instanceof Error && e.name === "ConfigError" && Array.isArray((e as ConfigError).problems);
-}
-import { ROOT, PROJECT, runProgram, RunOptions } from "./harness";
+import { PROJECT, ROOT, RunOptions, isConfigError, runProgram } from "./harness";
 
 const projectFile = YAML.parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8"));
 const declared: Record<string, { type: string; default?: unknown; secret?: boolean; description?: string }> = projectFile.config;

@@ -2,11 +2,12 @@
 // Node.js runtime does) against Pulumi's mock engine, and records what it registers.
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import type { ConfigError } from "../config";
 
 export const ROOT = path.resolve(__dirname, "..");
 export const PROJECT = "vllm-cloudrun";
 /** Recognizable fake token: tests look for it everywhere it must not be. */
-export const FAKE_TOKEN = "hf_FAKEtokenForTests0123456789abcdefXYZ";
+export const FAKE_TOKEN = "hf_FAKE-token-for-tests-0123456789-XYZ";
 export const GCP_PROJECT = "my-proj";
 export const FAKE_DIGEST = "sha256:" + "ab".repeat(32);
 
@@ -47,6 +48,11 @@ export interface RunOptions {
     /** Leave gcp:project / gcp:region unset. */
     noProject?: boolean;
     noRegion?: boolean;
+}
+
+/** The harness reloads config/ for every run, so compare by name, not by class identity. */
+export function isConfigError(e: unknown): e is ConfigError {
+    return e instanceof Error && e.name === "ConfigError" && Array.isArray((e as ConfigError).problems);
 }
 
 export function isSecretValue(v: unknown): v is { value: unknown } {

@@ -1,14 +1,11 @@
 import { afterEach, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, DEFAULTS, Settings } from "../config";
+import { DEFAULTS, Settings } from "../config";
 import { checkModelAccess, estimateCost, estimateGpuMemory, HttpGet, runPreflight } from "../config/preflight";
 import { architectureFromConfig, MODEL_CATALOG } from "../config/model-catalog";
-import { FAKE_TOKEN, runProgram } from "./harness";
+import { FAKE_TOKEN, isConfigError, runProgram } from "./harness";
 
-function isConfigError(e: unknown): e is ConfigError {
-    return e instanceof Error && e.name === "ConfigError" && Array.isArray((e as ConfigError).problems);
-}
 
 const base = { gpuType: "nvidia-l4", gpuMemoryUtilization: 0.9, maxModelLen: 8192, concurrency: 64 };
 
