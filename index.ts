@@ -106,7 +106,7 @@ export = async () => {
             url: service.url,
             servedModelName: s.servedModelName,
             apiKey: s.apiKey,
-            revision: service.service.latestReadyRevision,
+            revision: service.latestReadyRevision,
         }, { dependsOn: [service] });
     }
 

@@ -120,6 +120,8 @@ export class LlmService extends pulumi.ComponentResource {
     readonly service: gcp.cloudrunv2.Service;
     readonly url: pulumi.Output<string>;
     readonly serviceName: pulumi.Output<string>;
+    /** Changes with every rollout that becomes ready. */
+    readonly latestReadyRevision: pulumi.Output<string>;
 
     constructor(name: string, args: LlmServiceArgs, opts?: pulumi.ComponentResourceOptions) {
         super("vllm-cloudrun:service:LlmService", name, {}, opts);
@@ -197,6 +199,7 @@ export class LlmService extends pulumi.ComponentResource {
 
         this.url = this.service.uri;
         this.serviceName = this.service.name;
-        this.registerOutputs({ url: this.url, serviceName: this.serviceName });
+        this.latestReadyRevision = this.service.latestReadyRevision;
+        this.registerOutputs({ url: this.url, serviceName: this.serviceName, latestReadyRevision: this.latestReadyRevision });
     }
 }
