@@ -28,6 +28,40 @@ export function googleIdTokens(audience: string, client?: IdTokenClient): IdToke
     };
 }
 
+/** Seconds left in a JWT, from its exp claim (0 when unreadable). */
+function secondsLeft(jwt: string): number {
+    try {
+        const exp = (JSON.parse(Buffer.from(jwt.split(".")[1] ?? "", "base64url").toString()) as { exp?: number }).exp ?? 0;
+        return exp - Date.now() / 1000;
+    } catch {
+        return 0;
+    }
+}
+
+/**
+ * Identity tokens from `gcloud auth print-identity-token`, the codelab's own way, cached until
+ * 5 minutes before they expire. For user accounts whose Application Default Credentials
+ * tokens Cloud Run does not accept; select it with VLLM_ID_TOKEN_SOURCE=gcloud.
+ */
+export function gcloudIdTokens(run: () => string = () => execFileSync("gcloud", ["auth", "print-identity-token"], { encoding: "utf8" })): IdTokenSource {
+    let cached = "";
+    return {
+        token() {
+            if (cached === "" || secondsLeft(cached) < 300) cached = run().trim();
+            return Promise.resolve(cached);
+        },
+    };
+}
+
+/** Which token source the tools use: google-auth-library, or gcloud when VLLM_ID_TOKEN_SOURCE=gcloud. */
+export function idTokenSourceKind(env: NodeJS.ProcessEnv = process.env): "gcloud" | "google-auth-library" {
+    return env.VLLM_ID_TOKEN_SOURCE === "gcloud" ? "gcloud" : "google-auth-library";
+}
+
+export function defaultIdTokens(audience: string): IdTokenSource {
+    return idTokenSourceKind() === "gcloud" ? gcloudIdTokens() : googleIdTokens(audience);
+}
+
 export interface Connection {
     /** Service URL, e.g. https://vllm-cloudrun-dev-….a.run.app */
     url: string;
@@ -50,7 +84,7 @@ export function authorizedFetch(ids: IdTokenSource, withApiKey: boolean, base: t
 
 /** An OpenAI SDK client for the deployed model. */
 export function createClient(conn: Connection, opts: { ids?: IdTokenSource; fetch?: typeof fetch; maxRetries?: number; timeoutMs?: number } = {}): OpenAI {
-    const ids = opts.ids ?? googleIdTokens(conn.url);
+    const ids = opts.ids ?? defaultIdTokens(conn.url);
     return new OpenAI({
         baseURL: `${conn.url.replace(/\/$/, "")}/v1`,
         // Without a key the SDK still wants one; authorizedFetch replaces the header.

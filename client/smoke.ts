@@ -2,7 +2,7 @@
 // streamed completion through the real auth path, and reports time to first token and
 // tokens per second. Exits non-zero with an explanation when the deploy does not answer.
 import OpenAI from "openai";
-import { authorizedFetch, Connection, connectionFromStack, createClient, googleIdTokens, IdTokenSource } from "./index";
+import { authorizedFetch, Connection, connectionFromStack, createClient, defaultIdTokens, IdTokenSource } from "./index";
 
 export interface SmokeReport {
     healthySeconds: number;
@@ -27,7 +27,7 @@ export interface SmokeOptions {
 export function explainStatus(status: number, where: string): string {
     switch (status) {
         case 401:
-            return `${where}: 401 Unauthorized. ${where.includes("/v1") ? "vLLM rejected the API key: check VLLM_API_KEY / `pulumi config get apiKey`." : "Cloud Run rejected the identity token: run `gcloud auth application-default login` (or set GOOGLE_APPLICATION_CREDENTIALS)."}`;
+            return `${where}: 401 Unauthorized. ${where.includes("/v1") ? "vLLM rejected the API key: check VLLM_API_KEY / `pulumi config get apiKey`." : "Cloud Run rejected the identity token: run `gcloud auth application-default login` (or set GOOGLE_APPLICATION_CREDENTIALS), or use gcloud's tokens with VLLM_ID_TOKEN_SOURCE=gcloud."}`;
         case 403:
             return `${where}: 403 Forbidden. Your account is not an invoker of the service: add it with \`npx pulumi config set --path 'invokers[0]' user:you@example.com && npx pulumi up\`, or use an account with roles/run.invoker.`;
         case 429:
@@ -73,7 +73,7 @@ function explainApiError(e: unknown, where: string): Error {
 
 export async function smoke(conn: Connection, opts: SmokeOptions = {}): Promise<SmokeReport> {
     const log = opts.log ?? ((l: string) => console.log(l));
-    const ids = opts.ids ?? googleIdTokens(conn.url);
+    const ids = opts.ids ?? defaultIdTokens(conn.url);
     const f = authorizedFetch(ids, conn.apiKey !== undefined, opts.fetch);
     const client = createClient(conn, { ids, fetch: opts.fetch, maxRetries: 0 });
 

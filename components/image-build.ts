@@ -203,7 +203,8 @@ export class ImageBuild extends pulumi.ComponentResource {
             { parent: this, dependsOn: [iamPropagation], customTimeouts: { create: `${(args.timeoutMinutes ?? 90) + 10}m` } },
         );
 
-        // A clean source for the digest: Artifact Registry, with the caller's Google credentials.
+        // A clean source for the digest: Artifact Registry, with the caller's Google credentials
+        // (the gcp provider's own data source, so @pulumi/docker and a Docker daemon are not needed).
         const pushed = gcp.artifactregistry.getDockerImageOutput(
             { project: args.project, location: args.region, repositoryId: args.repositoryId, imageName: `${imageName}:${tag}` },
             { parent: this, dependsOn: [this.buildCommand] },

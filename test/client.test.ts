@@ -2,7 +2,7 @@ import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import { IdTokenClient } from "google-auth-library";
 import OpenAI from "openai";
-import { createClient, googleIdTokens, IdTokenSource } from "../client";
+import { createClient, gcloudIdTokens, googleIdTokens, IdTokenSource, idTokenSourceKind } from "../client";
 import { fakeIdToken, FakeVllm, startFakeVllm } from "./fixtures/fake-vllm";
 
 const KEY = "sk-test-0123456789abcdef-KEY";
@@ -97,5 +97,36 @@ describe("OpenAI client with an API key", () => {
         const { ids } = shortLivedIds(server.url);
         const client = createClient({ url: server.url, model: "google/gemma-3-1b-it", apiKey: "wrong-key-0123456789" }, { ids, maxRetries: 0 });
         await assert.rejects(client.models.list(), (e: unknown) => e instanceof OpenAI.APIError && e.status === 401);
+    });
+});
+
+describe("gcloud identity tokens (VLLM_ID_TOKEN_SOURCE=gcloud)", () => {
+    it("runs gcloud once and reuses the token while it is valid", async () => {
+        let calls = 0;
+        const ids = gcloudIdTokens(() => {
+            calls++;
+            return `${fakeIdToken("https://svc", 3600)}\n`;
+        });
+        const first = await ids.token();
+        assert.equal(await ids.token(), first);
+        assert.equal(calls, 1);
+        assert.ok(!first.endsWith("\n"), "gcloud's newline is trimmed");
+    });
+
+    it("asks again once the token is within 5 minutes of expiry", async () => {
+        let calls = 0;
+        const ids = gcloudIdTokens(() => {
+            calls++;
+            return fakeIdToken("https://svc", 200);
+        });
+        await ids.token();
+        await ids.token();
+        assert.equal(calls, 2);
+    });
+
+    it("is chosen only by VLLM_ID_TOKEN_SOURCE=gcloud", () => {
+        assert.equal(idTokenSourceKind({ VLLM_ID_TOKEN_SOURCE: "gcloud" }), "gcloud");
+        assert.equal(idTokenSourceKind({}), "google-auth-library");
+        assert.equal(idTokenSourceKind({ VLLM_ID_TOKEN_SOURCE: "other" }), "google-auth-library");
     });
 });
