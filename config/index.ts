@@ -1,7 +1,14 @@
 // The one module that reads and validates configuration. Components never read
 // pulumi.Config; they get the frozen Settings this module returns.
 import * as pulumi from "@pulumi/pulumi";
+import { ConfigError } from "./errors";
 import { GPU_TYPES, gpuRegionsFor } from "./gpus";
+import { nameProblems, ResourceNames, resourceNames, sanitize } from "./names";
+import { Reader } from "./reader";
+import { STARTUP_MODES, StartupMode, WEIGHTS_SOURCES, WeightsSource } from "./startup";
+
+export { ConfigError, ConfigProblem } from "./errors";
+export { ResourceNames, resourceNames } from "./names";
 
 /**
  * Defaults for every project key. Pulumi.yaml declares the same values for the CLI;
@@ -39,26 +46,9 @@ export const DEFAULTS = {
     weights: "image",
 } as const;
 
-export const STARTUP_MODES = ["auto", "fast", "throughput"] as const;
-export const WEIGHTS_SOURCES = ["image", "gcs"] as const;
-export type WeightsSource = (typeof WEIGHTS_SOURCES)[number];
 
 /** Cloud Build machine types accepted by `gcloud builds submit --machine-type`. */
 export const BUILD_MACHINE_TYPES = ["e2-medium", "e2-highcpu-8", "e2-highcpu-32", "n1-highcpu-8", "n1-highcpu-32"];
-
-/** Resource names, all derived from the Pulumi project and stack so stacks never collide. */
-export interface ResourceNames {
-    /** `<project>-<stack>`, lower-case. */
-    prefix: string;
-    service: string;
-    repository: string;
-    runtimeAccountId: string;
-    buildAccountId: string;
-    secretId: string;
-    apiKeySecretId: string;
-    stagingBucket: string;
-    weightsBucket: string;
-}
 
 export interface BuildSettings {
     machineType: string;
@@ -96,30 +86,10 @@ export interface Settings {
     /** Call the deployed model as the last step of `up`. */
     smokeTest: boolean;
     /** `fast`: eager mode, quickest cold start; `throughput`: CUDA graphs and torch.compile. */
-    startupMode: "fast" | "throughput";
+    startupMode: StartupMode;
     /** Where the weights live: baked into the image, or in a stack-owned bucket. */
     weights: WeightsSource;
     labels: Readonly<Record<string, string>>;
-}
-
-/** One problem with one key: what was given, what is allowed, and the command that fixes it. */
-export interface ConfigProblem {
-    key: string;
-    value: unknown;
-    allowed: string;
-    fix: string;
-}
-
-export class ConfigError extends pulumi.RunError {
-    constructor(readonly problems: ConfigProblem[]) {
-        super(
-            `Invalid configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}); nothing was created:\n` +
-                problems
-                    .map((p) => `  - ${p.key} = ${JSON.stringify(p.value)}: ${p.allowed}\n    fix: ${p.fix}`)
-                    .join("\n"),
-        );
-        this.name = "ConfigError";
-    }
 }
 
 const MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*\/[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -128,105 +98,12 @@ const COMMIT = /^[0-9a-f]{40}$/;
 const IMAGE = /^[a-z0-9][a-z0-9._\-/:]*?(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@sha256:[a-f0-9]{64})?$/;
 const MEMORY = /^([1-9][0-9]*)(Gi|Mi)$/;
 const IAM_MEMBER = /^(user|group|serviceAccount|domain):[^\s:]+$|^principal(Set)?:\/\/\S+$/;
-const ACCOUNT_ID = /^[a-z]([-a-z0-9]*[a-z0-9])$/;
 
 /** Memory quantity in GiB, or undefined when malformed. */
 export function memoryGiB(memory: string): number | undefined {
     const m = MEMORY.exec(memory);
     if (!m) return undefined;
     return m[2] === "Gi" ? Number(m[1]) : Number(m[1]) / 1024;
-}
-
-function sanitize(s: string): string {
-    return s.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/-+/g, "-").replace(/^-|-$/g, "");
-}
-
-/** Derives every resource name from the Pulumi project, stack and Google Cloud project. */
-export function resourceNames(pulumiProject: string, stack: string, gcpProject: string): ResourceNames {
-    const prefix = sanitize(`${pulumiProject}-${stack}`);
-    return {
-        prefix,
-        service: prefix,
-        repository: prefix,
-        runtimeAccountId: `${prefix}-run`,
-        buildAccountId: `${prefix}-build`,
-        secretId: `${prefix}-hf-token`,
-        apiKeySecretId: `${prefix}-api-key`,
-        // Bucket names are global: the project id makes this one unique.
-        stagingBucket: `${prefix}-src-${gcpProject}`,
-        weightsBucket: `${prefix}-weights-${gcpProject}`,
-    };
-}
-
-function nameProblems(names: ResourceNames, stack: string, weights: string): ConfigProblem[] {
-    const problems: ConfigProblem[] = [];
-    const rename = "pulumi stack rename <shorter-name>   (every resource name derives from the stack name)";
-    for (const [key, id] of [["runtime service account id", names.runtimeAccountId], ["build service account id", names.buildAccountId]] as const) {
-        if (id.length < 6 || id.length > 30 || !ACCOUNT_ID.test(id)) {
-            problems.push({ key: `stack name (${key})`, value: id, allowed: `service account ids are 6-30 characters [a-z0-9-] starting with a letter (stack "${stack}" gives ${id.length})`, fix: rename });
-        }
-    }
-    // Cloud Run service names: < 50 characters, start with a letter.
-    if (names.service.length > 49 || !/^[a-z]/.test(names.service)) {
-        problems.push({ key: "stack name (Cloud Run service name)", value: names.service, allowed: "at most 49 characters, starting with a letter", fix: rename });
-    }
-    const buckets = [["staging bucket name", names.stagingBucket], ...(weights === "gcs" ? [["weights bucket name", names.weightsBucket]] : [])] as const;
-    for (const [what, bucket] of buckets) {
-        if (bucket.length > 63) problems.push({ key: `stack name (${what})`, value: bucket, allowed: "bucket names are at most 63 characters", fix: rename });
-    }
-    return problems;
-}
-
-/** A tiny typed reader over pulumi.Config that records problems instead of throwing one at a time. */
-class Reader {
-    readonly problems: ConfigProblem[] = [];
-    constructor(private readonly config: pulumi.Config) {}
-
-    string(key: string, fallback: string): string {
-        return this.config.get(key) ?? fallback;
-    }
-
-    number(key: string, fallback: number, opts: { integer?: boolean; min?: number; max?: number; minExclusive?: boolean; example: string }): number {
-        const raw = this.config.get(key);
-        if (raw === undefined) return fallback;
-        const n = Number(raw);
-        const { integer = true, min, max, minExclusive = false } = opts;
-        const tooLow = min !== undefined && (minExclusive ? n <= min : n < min);
-        const tooHigh = max !== undefined && n > max;
-        if (raw.trim() === "" || !Number.isFinite(n) || (integer && !Number.isInteger(n)) || tooLow || tooHigh) {
-            const range = `${min === undefined ? "" : minExclusive ? `> ${min}` : `>= ${min}`}${min !== undefined && max !== undefined ? " and " : ""}${max === undefined ? "" : `<= ${max}`}`;
-            this.problem(key, raw, `must be ${integer ? "an integer" : "a number"}${range ? ` ${range}` : ""}`, opts.example);
-            return fallback;
-        }
-        return n;
-    }
-
-    boolean(key: string, fallback: boolean): boolean {
-        const raw = this.config.get(key);
-        if (raw === undefined) return fallback;
-        if (raw !== "true" && raw !== "false") {
-            this.problem(key, raw, "must be true or false", String(fallback));
-            return fallback;
-        }
-        return raw === "true";
-    }
-
-    stringList(key: string): string[] {
-        const raw = this.config.get(key);
-        if (raw === undefined) return [];
-        try {
-            const parsed: unknown = JSON.parse(raw);
-            if (Array.isArray(parsed) && parsed.every((v) => typeof v === "string")) return parsed;
-        } catch {
-            // reported below
-        }
-        this.problems.push({ key, value: raw, allowed: "must be a list of strings", fix: `pulumi config set --path '${key}[0]' user:you@example.com` });
-        return [];
-    }
-
-    problem(key: string, value: unknown, allowed: string, example: string): void {
-        this.problems.push({ key, value, allowed, fix: `pulumi config set ${key} ${example}` });
-    }
 }
 
 // The SDK's own check behind its "use getSecret" warning; not in its typings.

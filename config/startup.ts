@@ -5,8 +5,11 @@
 // mode; gemma-3-1b was reported ready ~2.7 min after start on an L4. The constants below are
 // conservative estimates built on those; `npm run bench` measures the real cold start.
 
+/** `auto` resolves to fast or throughput in config/index.ts. */
+export const STARTUP_MODES = ["auto", "fast", "throughput"] as const;
 export type StartupMode = "fast" | "throughput";
-export type WeightsSource = "image" | "gcs";
+export const WEIGHTS_SOURCES = ["image", "gcs"] as const;
+export type WeightsSource = (typeof WEIGHTS_SOURCES)[number];
 
 /** Container start, Python and vLLM imports. */
 export const BASE_SECONDS = 30;
