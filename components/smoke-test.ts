@@ -33,6 +33,8 @@ export class SmokeTest extends pulumi.ComponentResource {
                     SERVICE_URL: args.url,
                     SERVED_MODEL_NAME: args.servedModelName,
                     SMOKE_WAIT_SECONDS: String(args.waitSeconds ?? 900),
+                    // The same gcloud login the image build already needs mints the tokens.
+                    VLLM_ID_TOKEN_SOURCE: "gcloud",
                     ...(args.apiKey === undefined ? {} : { VLLM_API_KEY: pulumi.secret(args.apiKey) }),
                 },
                 triggers: [args.revision],

@@ -120,6 +120,7 @@ describe("smoke test at the end of `up`", () => {
         assert.equal(plainEnv.SERVICE_URL, "https://vllm-cloudrun-dev-abc123-uc.a.run.app");
         assert.equal(plainEnv.SERVED_MODEL_NAME, "google/gemma-3-1b-it");
         assert.equal(plainEnv.SMOKE_SCRIPT, "client/smoke.ts");
+        assert.equal(plainEnv.VLLM_ID_TOKEN_SOURCE, "gcloud");
         assertNoPlainSecret(r);
     });
 });
