@@ -101,7 +101,7 @@ export interface LlmServiceArgs extends Omit<VllmFlags, "maxNumSeqs" | "port" | 
     /** Grant allUsers the invoker role; callers then need the API key. Default: false. */
     public?: boolean;
     /**
-     * Secret Manager secret and version holding the key vLLM requires on /v1/*, passed as a
+     * Secret Manager secret and version holding the API key (required on every path but /health), passed as a
      * secret environment reference (never a plain value). Default: none, IAM-only access.
      */
     apiKeySecret?: { secretId: pulumi.Input<string>; version: pulumi.Input<string> };

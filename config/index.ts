@@ -79,7 +79,7 @@ export interface Settings {
     build: BuildSettings;
     /** Ask Hugging Face about the model during preview (access, architecture). */
     preflightChecks: boolean;
-    /** Key vLLM requires on /v1/*, or undefined for IAM-only access. */
+    /** API key required on every path but /health, or undefined for IAM-only access. */
     apiKey?: pulumi.Output<string>;
     /** Grant allUsers the invoker role (only with an apiKey). */
     public: boolean;
