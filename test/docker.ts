@@ -63,8 +63,8 @@ export function buildStandInBase(tag: string): void {
     }
 }
 
-/** Paths of every file in each layer of an image, in layer order, read from `docker save`. */
-export function layerContents(image: string): { files: string[]; bytes: Buffer }[] {
+/** An image as `docker save` writes it: the whole archive, and each layer's files and bytes in order. */
+export function saveImage(image: string): { archive: Buffer; layers: { files: string[]; bytes: Buffer }[] } {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "save-"));
     try {
         const tarPath = path.join(dir, "image.tar");
@@ -73,26 +73,20 @@ export function layerContents(image: string): { files: string[]; bytes: Buffer }
         fs.mkdirSync(out);
         untar(tarPath, out);
         const manifest = JSON.parse(fs.readFileSync(path.join(out, "manifest.json"), "utf8")) as { Layers: string[] }[];
-        return manifest[0].Layers.map((layer) => {
+        const layers = manifest[0].Layers.map((layer) => {
             const layerPath = path.join(out, layer);
             const listing = spawnSync("tar", ["-tf", layerPath], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
             return { files: listing.stdout.split("\n").filter((l) => l !== ""), bytes: fs.readFileSync(layerPath) };
         });
+        return { archive: fs.readFileSync(tarPath), layers };
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });
     }
 }
 
-/** The whole `docker save` archive, for byte searches. */
-export function savedImageBytes(image: string): Buffer {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "save-"));
-    try {
-        const tarPath = path.join(dir, "image.tar");
-        dockerOk(["save", "-o", tarPath, image]);
-        return fs.readFileSync(tarPath);
-    } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
-    }
+/** Paths of every file in each layer of an image, in layer order. */
+export function layerContents(image: string): { files: string[]; bytes: Buffer }[] {
+    return saveImage(image).layers;
 }
 
 function untar(tarPath: string, dest: string): void {
@@ -108,8 +102,9 @@ export function tokenLeaks(image: string, token: string): string[] {
     const found: string[] = [];
     if (dockerOk(["history", "--no-trunc", image]).stdout.includes(token)) found.push("docker history");
     if (dockerOk(["inspect", image]).stdout.includes(token)) found.push("docker inspect");
-    if (savedImageBytes(image).includes(Buffer.from(token))) found.push("docker save (layers or config)");
-    layerContents(image).forEach((l, i) => {
+    const saved = saveImage(image);
+    if (saved.archive.includes(Buffer.from(token))) found.push("docker save (layers or config)");
+    saved.layers.forEach((l, i) => {
         if (l.bytes.includes(Buffer.from(token))) found.push(`layer ${i}`);
     });
     const tokenFile = docker(["run", "--rm", "--network", "none", "--entrypoint", "sh", image, "-c", 'cat "${HF_HOME:-/root/.cache/huggingface}/token"']);

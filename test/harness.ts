@@ -68,14 +68,6 @@ export function plainStrings(v: unknown, out: string[] = []): string[] {
     return out;
 }
 
-/** Removes secret wrappers, for asserting on values. */
-export function unwrap(v: unknown): unknown {
-    if (isSecretValue(v)) return unwrap(v.value);
-    if (Array.isArray(v)) return v.map(unwrap);
-    if (typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, e]) => [k, unwrap(e)]));
-    return v;
-}
-
 function computedState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
     switch (type) {
         case "gcp:serviceaccount/account:Account":
