@@ -1,11 +1,13 @@
 // Reads settings, wires the components, exports outputs. Nothing else happens here.
 import * as pulumi from "@pulumi/pulumi";
-import { loadSettings } from "./config";
+import { loadSettings, pullsThroughDockerHubRemote } from "./config";
 import { runPreflight } from "./config/preflight";
 import { ProjectApis } from "./components/apis";
 import { TokenSecret } from "./components/secret";
 import { ServiceIdentities } from "./components/identities";
 import { ImageRegistry } from "./components/registry";
+import { BaseImage } from "./components/base-image";
+import { GpuQuotaCheck } from "./components/gpu-quota";
 import { ImageBuild } from "./components/image-build";
 import { LlmService } from "./components/service";
 import { SmokeTest } from "./components/smoke-test";
@@ -36,13 +38,33 @@ export = async () => {
         labels: s.labels,
     }, afterApis);
 
+    const dockerHubRemote = pullsThroughDockerHubRemote(s);
     const registry = new ImageRegistry(prefix, {
         project: s.project,
         location: s.region,
         repositoryId: s.names.repository,
         writers: [identities.buildMember],
+        dockerHubRemote,
+        dockerHubRemoteId: s.names.dockerHubRemote,
+        dockerHubReaders: [identities.buildMember],
         labels: s.labels,
     }, afterApis);
+
+    // The vLLM base image by digest, pulled through the stack's Docker Hub cache.
+    const baseImage = new BaseImage(`${prefix}-base`, { image: s.baseImage, dockerHubUrl: registry.dockerHubUrl });
+
+    // Enough GPU quota for maxInstances, checked before the build starts.
+    const quota = s.preflightChecks
+        ? new GpuQuotaCheck(`${prefix}-quota`, {
+              project: s.project,
+              region: s.region,
+              gpuType: s.gpuType,
+              zonalRedundancy: s.gpuZonalRedundancy,
+              maxInstances: s.maxInstances,
+              memoryGiB: s.memoryGiB,
+              auth: s.gcpAuth,
+          }, afterApis)
+        : undefined;
 
     const imageBuild = new ImageBuild(prefix, {
         project: s.project,
@@ -53,7 +75,10 @@ export = async () => {
         buildServiceAccountEmail: identities.build.email,
         tokenSecretVersion: token.versionName,
         grants: [identities, token, registry],
+        checks: quota ? [quota.report] : [],
         baseImage: s.vllmImage,
+        baseImagePull: baseImage.pullRef,
+        baseImageDigest: baseImage.digest,
         model: s.model,
         modelRevision: s.modelRevision,
         weightsBucket: s.weights === "gcs" ? { name: s.names.weightsBucket, readers: [identities.runtimeMember] } : undefined,
@@ -117,6 +142,7 @@ export = async () => {
         serviceUrl: service.url,
         serviceName: service.serviceName,
         image: imageBuild.imageDigestRef,
+        baseImage: baseImage.pullRef,
         model: s.model,
         servedModelName: s.servedModelName,
         region: s.region,
@@ -130,5 +156,6 @@ export = async () => {
         startupEstimate: preflight.startup,
         gpuMemoryEstimate: preflight.memory,
         costEstimate: preflight.cost,
+        ...(quota ? { gpuQuota: quota.report } : {}),
     };
 };

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
 import { propagationWait } from "./propagation-wait";
 
-/** APIs the stack uses: Cloud Run, Cloud Build (and its logs and staging bucket), Artifact Registry, Secret Manager, IAM. */
+/** APIs the stack uses: Cloud Run, Cloud Build (and its logs and staging bucket), Artifact Registry, Secret Manager, IAM, Cloud Quotas (the GPU quota check). */
 export const REQUIRED_APIS = [
     "run.googleapis.com",
     "cloudbuild.googleapis.com",
@@ -12,6 +12,7 @@ export const REQUIRED_APIS = [
     "cloudresourcemanager.googleapis.com",
     "storage.googleapis.com",
     "logging.googleapis.com",
+    "cloudquotas.googleapis.com",
 ] as const;
 
 export interface ProjectApisArgs {

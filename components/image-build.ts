@@ -39,26 +39,37 @@ export function imageContentHash(contextDir: string, inputs: ImageInputs): strin
 }
 
 /**
- * The build command. It is constant text: every value reaches it through the environment,
- * so nothing is spliced into a shell line and the token never appears (the build reads it
- * from Secret Manager by version name). gcloud streams the build log as progress; the
- * digest is read afterwards from Artifact Registry, not parsed from this output.
+ * The build command: deploy/cloud-build.ts submits the build, reports progress while it runs
+ * and, when it fails, the failing step's last log lines. Constant text: every value reaches it
+ * through the environment, and the token never does (the build reads it from Secret Manager by
+ * version name).
  */
-export const BUILD_COMMAND = [
-    "set -eu",
-    'gcloud builds submit "$SOURCE_DIR"' +
-        ' --project="$PROJECT"' +
-        ' --region="$REGION"' +
-        ' --config="$SOURCE_DIR/$BUILD_CONFIG"' +
-        ' --substitutions="_BASE_IMAGE=$BASE_IMAGE,_MODEL=$MODEL,_MODEL_REVISION=$MODEL_REVISION,_IMAGE=$IMAGE,_HF_TOKEN_VERSION=$HF_TOKEN_VERSION${WEIGHTS_BUCKET:+,_WEIGHTS_BUCKET=$WEIGHTS_BUCKET}"' +
-        ' --service-account="projects/$PROJECT/serviceAccounts/$BUILD_SERVICE_ACCOUNT"' +
-        ' --gcs-source-staging-dir="gs://$STAGING_BUCKET/source"' +
-        ' --machine-type="$MACHINE_TYPE"' +
-        ' --disk-size="$DISK_SIZE_GB"' +
-        ' --timeout="${TIMEOUT_SECONDS}s"',
-].join("\n");
+export const BUILD_COMMAND = 'node --require ts-node/register "$BUILD_SCRIPT"';
+export const BUILD_SCRIPT = "deploy/cloud-build.ts";
+
+/**
+ * What runs when only build settings changed (the token's secret version, machine type, disk,
+ * timeout): nothing is rebuilt, so no 20-minute build, new digest or new revision. Only the
+ * triggers (content hash, base image digest) replace the resource, which runs BUILD_COMMAND.
+ */
+export const BUILD_SETTINGS_ONLY_COMMAND =
+    'echo "vLLM image unchanged: only a change to what is baked into it (docker/, model, revision, base image digest) rebuilds it; new build settings apply to the next build."';
+
+/** The image tag: what is baked in, and the base image by digest. */
+export function imageTag(contentHash: string, baseDigest: string): string {
+    return crypto.createHash("sha256").update(`${contentHash}\0${baseDigest}`).digest("hex").slice(0, 16);
+}
 
 export interface ImageBuildArgs extends ImageInputs {
+    /** What the build pulls as its base: the configured image by digest (see BaseImage). */
+    baseImagePull: pulumi.Input<string>;
+    /** `sha256:…` of the base image; a new digest rebuilds the image. */
+    baseImageDigest: pulumi.Input<string>;
+    /**
+     * Checks the build waits for; when one fails (a short GPU quota) the build never starts.
+     * Default: none.
+     */
+    checks?: pulumi.Input<unknown>[];
     project: pulumi.Input<string>;
     /** Region of the build, the staging bucket and the repository. */
     region: pulumi.Input<string>;
@@ -99,9 +110,9 @@ export interface ImageBuildArgs extends ImageInputs {
  * digest, so Cloud Run deploys exactly what was built.
  */
 export class ImageBuild extends pulumi.ComponentResource {
-    /** Content hash; the first 16 characters are the image tag. */
+    /** Content hash of docker/ and the image inputs (with the base digest, it makes the image tag). */
     readonly contentHash: string;
-    /** `<repo url>/<image>:<hash16>`. */
+    /** `<repo url>/<image>:<tag>`. */
     readonly taggedImage: pulumi.Output<string>;
     /** `<repo url>/<image>@sha256:…`, what Cloud Run deploys. */
     readonly imageDigestRef: pulumi.Output<string>;
@@ -116,7 +127,7 @@ export class ImageBuild extends pulumi.ComponentResource {
         const imageName = args.imageName ?? "vllm";
         const weights = args.weightsBucket === undefined ? "image" : "gcs";
         this.contentHash = imageContentHash(contextDir, { ...args, weights });
-        const tag = this.contentHash.slice(0, 16);
+        const tag = pulumi.output(args.baseImageDigest).apply((d) => imageTag(this.contentHash, d));
         this.taggedImage = pulumi.interpolate`${args.repositoryUrl}/${imageName}:${tag}`;
 
         // Stack-owned staging: `pulumi destroy` deletes the bucket and every object in it.
@@ -171,18 +182,24 @@ export class ImageBuild extends pulumi.ComponentResource {
 
         // IAM is eventually consistent: a build started right after the grants fails with 403.
         const iamPropagation = propagationWait(`${name}-iam-propagation`, args.iamPropagationSeconds ?? 60, [stagingReader, ...weightsGrants, ...args.grants], this);
+        // Resolves only when every check passed; a check that throws stops the build unregistered.
+        const ready = pulumi.all(args.checks ?? []).apply(() => [iamPropagation]);
 
         this.buildCommand = new command.local.Command(
             `${name}-build`,
             {
                 create: BUILD_COMMAND,
+                update: BUILD_SETTINGS_ONLY_COMMAND,
                 environment: {
+                    BUILD_SCRIPT,
+                    // The script needs no type check at deploy time (the project's tests do that).
+                    TS_NODE_TRANSPILE_ONLY: "true",
                     // Relative to the program directory (where the command runs), so the same
                     // stack run from another checkout or CI path does not look like a change.
                     SOURCE_DIR: path.relative(process.cwd(), contextDir) || ".",
                     PROJECT: args.project,
                     REGION: args.region,
-                    BASE_IMAGE: args.baseImage,
+                    BASE_IMAGE: args.baseImagePull,
                     MODEL: args.model,
                     MODEL_REVISION: args.modelRevision,
                     IMAGE: this.taggedImage,
@@ -196,17 +213,24 @@ export class ImageBuild extends pulumi.ComponentResource {
                     ...(this.weightsBucket === undefined ? {} : { WEIGHTS_BUCKET: this.weightsBucket.name }),
                     CLOUDSDK_CORE_DISABLE_PROMPTS: "1",
                 },
-                // Only what is baked into the image rebuilds it.
-                triggers: [this.contentHash],
+                // Only what is baked into the image rebuilds it (replaceOnChanges below).
+                triggers: [this.contentHash, args.baseImageDigest],
                 addPreviousOutputInEnv: false,
             },
-            { parent: this, dependsOn: [iamPropagation], customTimeouts: { create: `${(args.timeoutMinutes ?? 90) + 10}m` } },
+            {
+                parent: this,
+                dependsOn: ready,
+                // The provider already replaces on trigger changes; saying so keeps it true whatever
+                // its version documents, and makes every other input change run `update` instead.
+                replaceOnChanges: ["triggers"],
+                customTimeouts: { create: `${(args.timeoutMinutes ?? 90) + 10}m`, update: "5m" },
+            },
         );
 
         // A clean source for the digest: Artifact Registry, with the caller's Google credentials
         // (the gcp provider's own data source, so @pulumi/docker and a Docker daemon are not needed).
         const pushed = gcp.artifactregistry.getDockerImageOutput(
-            { project: args.project, location: args.region, repositoryId: args.repositoryId, imageName: `${imageName}:${tag}` },
+            { project: args.project, location: args.region, repositoryId: args.repositoryId, imageName: pulumi.interpolate`${imageName}:${tag}` },
             { parent: this, dependsOn: [this.buildCommand] },
         );
         this.imageDigestRef = pushed.selfLink;

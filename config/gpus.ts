@@ -1,7 +1,13 @@
 // The GPUs this program can deploy on Cloud Run, in one place.
-// Source: https://cloud.google.com/run/docs/configuring/services/gpu (read 2026-11):
-// one L4 (24 GB) per instance, at least 4 CPU and 16 GiB memory, driver 535 (CUDA 12.2).
-// Cloud Run allows CPU 1, 2, 4, 6 or 8 and up to 32 GiB of memory per instance.
+// Source: GPU_SOURCE (read 2026-11): one L4 (24 GB) per instance, at least 4 CPU and 16 GiB
+// memory, driver 535 (CUDA 12.2). Cloud Run allows CPU 1, 2, 4, 6 or 8 and up to 32 GiB of
+// memory per instance. L4 regions: asia-southeast1, europe-west1, europe-west4, us-east4
+// self-serve; us-central1 and asia-south1 "available by invitation only".
+
+export const GPU_SOURCE = "https://cloud.google.com/run/docs/configuring/services/gpu";
+
+/** Region the examples and fix hints suggest: self-serve for the L4, Tier 1 prices. */
+export const DEFAULT_REGION = "us-east4";
 
 export interface GpuType {
     /** GPU memory in GB, as marketed. */
@@ -16,6 +22,14 @@ export interface GpuType {
     maxMemoryGiB: number;
     /** Regions where Cloud Run offers this GPU. */
     regions: string[];
+    /** Of those, the ones Google opens by invitation only (a project gets no quota there otherwise). */
+    invitationOnlyRegions: string[];
+    /**
+     * Cloud Quotas ids (service run.googleapis.com, dimension region) of the GPU allocation, with
+     * and without zonal redundancy (quota names in the console: "Total Nvidia L4 GPU allocation
+     * [without zonal redundancy], per project per region").
+     */
+    quotaIds: { zonal: string; nonZonal: string };
 }
 
 export const GPU_TYPES: Readonly<Record<string, GpuType>> = Object.freeze({
@@ -28,10 +42,16 @@ export const GPU_TYPES: Readonly<Record<string, GpuType>> = Object.freeze({
         cpus: [4, 6, 8],
         minMemoryGiB: 16,
         maxMemoryGiB: 32,
-        // asia-south1 is by invitation only, so it is left out.
+        // asia-south1 is by invitation only and not offered here at all; us-central1 is allowed for
+        // projects that have the invitation (the quota check tells the others).
         regions: ["asia-southeast1", "europe-west1", "europe-west4", "us-central1", "us-east4"],
+        invitationOnlyRegions: ["us-central1"],
+        quotaIds: { zonal: "NvidiaL4GpuAllocPerProjectRegion", nonZonal: "NvidiaL4GpuAllocNoZonalRedundancyPerProjectRegion" },
     },
 });
+
+/** Cloud Run instance memory allocated per project and region, in bytes (service run.googleapis.com). */
+export const MEMORY_QUOTA_ID = "MemAllocPerProjectRegion";
 
 export function gpuRegionsFor(gpuType: string): string[] {
     return GPU_TYPES[gpuType]?.regions ?? [];

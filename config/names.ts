@@ -1,6 +1,5 @@
 import { ConfigProblem } from "./errors";
-
-const ACCOUNT_ID = /^[a-z]([-a-z0-9]*[a-z0-9])$/;
+import { BUCKET_FORBIDDEN, BUCKET_NAME, CLOUD_RUN_SERVICE_NAME, REPOSITORY_ID, SECRET_ID, SERVICE_ACCOUNT_ID } from "./limits";
 
 /** Resource names, all derived from the Pulumi project and stack so stacks never collide. */
 export interface ResourceNames {
@@ -8,6 +7,8 @@ export interface ResourceNames {
     prefix: string;
     service: string;
     repository: string;
+    /** Artifact Registry remote repository caching Docker Hub (the vLLM base image). */
+    dockerHubRemote: string;
     runtimeAccountId: string;
     buildAccountId: string;
     secretId: string;
@@ -27,6 +28,7 @@ export function resourceNames(pulumiProject: string, stack: string, gcpProject: 
         prefix,
         service: prefix,
         repository: prefix,
+        dockerHubRemote: `${prefix}-dockerhub`,
         runtimeAccountId: `${prefix}-run`,
         buildAccountId: `${prefix}-build`,
         secretId: `${prefix}-hf-token`,
@@ -39,19 +41,26 @@ export function resourceNames(pulumiProject: string, stack: string, gcpProject: 
 
 export function nameProblems(names: ResourceNames, stack: string, weights: string): ConfigProblem[] {
     const problems: ConfigProblem[] = [];
-    const rename = "pulumi stack rename <shorter-name>   (every resource name derives from the stack name)";
-    for (const [key, id] of [["runtime service account id", names.runtimeAccountId], ["build service account id", names.buildAccountId]] as const) {
-        if (id.length < 6 || id.length > 30 || !ACCOUNT_ID.test(id)) {
-            problems.push({ key: `stack name (${key})`, value: id, allowed: `service account ids are 6-30 characters [a-z0-9-] starting with a letter (stack "${stack}" gives ${id.length})`, fix: rename });
-        }
+    const rename = "npx pulumi stack rename <shorter-name>   (every resource name derives from the stack name)";
+    const check = (what: string, value: string, ok: boolean, rule: string) => {
+        if (!ok) problems.push({ key: `stack name (${what})`, value, allowed: `${rule} (stack "${stack}" gives ${value.length} characters)`, fix: rename });
+    };
+    for (const [what, id] of [["runtime service account id", names.runtimeAccountId], ["build service account id", names.buildAccountId]] as const) {
+        check(what, id, SERVICE_ACCOUNT_ID.test(id), "service account ids are 6-30 characters [a-z0-9-], starting with a letter");
     }
-    // Cloud Run service names: < 50 characters, start with a letter.
-    if (names.service.length > 49 || !/^[a-z]/.test(names.service)) {
-        problems.push({ key: "stack name (Cloud Run service name)", value: names.service, allowed: "at most 49 characters, starting with a letter", fix: rename });
+    check("Cloud Run service name", names.service, CLOUD_RUN_SERVICE_NAME.test(names.service), "Cloud Run service names are at most 49 characters [a-z0-9-], starting with a letter");
+    for (const [what, id] of [["Artifact Registry repository id", names.repository], ["Docker Hub remote repository id", names.dockerHubRemote]] as const) {
+        check(what, id, REPOSITORY_ID.test(id), "repository ids are at most 63 characters [a-z0-9-], starting with a letter");
+    }
+    for (const [what, id] of [["token secret id", names.secretId], ["API key secret id", names.apiKeySecretId]] as const) {
+        check(what, id, SECRET_ID.test(id), "secret ids are at most 255 characters [A-Za-z0-9_-]");
     }
     const buckets = [["staging bucket name", names.stagingBucket], ...(weights === "gcs" ? [["weights bucket name", names.weightsBucket]] : [])] as const;
     for (const [what, bucket] of buckets) {
-        if (bucket.length > 63) problems.push({ key: `stack name (${what})`, value: bucket, allowed: "bucket names are at most 63 characters", fix: rename });
+        check(what, bucket, BUCKET_NAME.test(bucket), "bucket names are 3-63 characters [a-z0-9_.-]");
+        if (BUCKET_FORBIDDEN.some((re) => re.test(bucket))) {
+            problems.push({ key: `stack name (${what})`, value: bucket, allowed: "bucket names may not start with \"goog\" or contain \"google\" (Cloud Storage naming rules)", fix: rename });
+        }
     }
     return problems;
 }

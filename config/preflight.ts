@@ -8,6 +8,7 @@ import { GPU_TYPES } from "./gpus";
 import { architectureFromConfig, MODEL_CATALOG, ModelArchitecture } from "./model-catalog";
 import { HOURS_PER_MONTH, PRICES_AS_OF, PRICING_SOURCE, TIER1, TIER1_REGIONS } from "./pricing";
 import { startupEstimate, StartupEstimate } from "./startup";
+import { adcPost, checkDeployerPermissions, GooglePost, grantCommands } from "./permissions";
 
 const GiB = 1024 ** 3;
 /** vLLM's activation peak, CUDA graphs and non-torch allocations; an estimate, not a measurement. */
@@ -151,24 +152,44 @@ function unwrapSecret(o: pulumi.Output<string>): Promise<string> {
     return new Promise((resolve) => o.apply((v) => resolve(v)));
 }
 
+/** Your permissions on the project, as problems (missing ones with the grant commands) and warnings. */
+async function permissionProblems(project: string, post: GooglePost, problems: ConfigProblem[], warnings: string[]): Promise<void> {
+    const check = await checkDeployerPermissions(project, post);
+    if (check.kind === "no-credentials") {
+        problems.push({ key: "Google credentials", value: check.reason, allowed: "pulumi and this check use Application Default Credentials, and none were found", fix: "gcloud auth application-default login   (and gcloud auth login, for the image build)" });
+    } else if (check.kind === "no-project-access") {
+        problems.push({ key: "gcp:project", value: project, allowed: `your credentials cannot see this project (HTTP ${check.status}): wrong project id, or no role on it`, fix: "gcloud projects list   (then: npx pulumi config set gcp:project <project-id>)" });
+    } else if (check.kind === "missing") {
+        problems.push({
+            key: "permissions",
+            value: check.permissions,
+            allowed: `your account lacks these permissions on ${project}; the roles that grant them: ${check.roles.map((r) => `${r.role} (${r.why})`).join("; ")}`,
+            fix: grantCommands(project, check.roles).join("\n         "),
+        });
+    } else if (check.kind === "unchecked") {
+        warnings.push(`Could not check your permissions on ${project} (${check.reason}); continuing. README "Permissions" lists the roles a deploy needs.`);
+    }
+}
+
 /**
  * Runs every preflight check and throws one ConfigError with all problems found.
  * With `network` false (config preflightChecks: false) nothing is fetched.
  */
-export async function runPreflight(s: Readonly<Settings>, opts: { network: boolean; http?: HttpGet }): Promise<PreflightReport> {
+export async function runPreflight(s: Readonly<Settings>, opts: { network: boolean; http?: HttpGet; googlePost?: GooglePost }): Promise<PreflightReport> {
     const problems: ConfigProblem[] = [];
-    const warnings: string[] = [];
+    const warnings: string[] = [...s.notices];
     const modelPage = `https://huggingface.co/${s.model}`;
 
     let arch: ModelArchitecture | undefined = MODEL_CATALOG[s.model];
     if (opts.network) {
+        await permissionProblems(s.project, opts.googlePost ?? adcPost(), problems, warnings);
         const http = opts.http ?? fetchHttpGet;
         const token = await unwrapSecret(s.hfToken);
         const access = await checkModelAccess(s.model, s.modelRevision, token, http);
         if (access.kind === "denied") {
-            problems.push({ key: "hfToken", value: "(secret)", allowed: `Hugging Face answered ${access.status}: the token's account has no access to ${s.model}. Accept the model's license at ${modelPage} with that account`, fix: "pulumi config set --secret hfToken <token-of-the-account-that-accepted>" });
+            problems.push({ key: "hfToken", value: "(secret)", allowed: `Hugging Face answered ${access.status}: the token's account has no access to ${s.model}. Accept the model's license at ${modelPage} with that account`, fix: "npx pulumi config set --secret hfToken   (paste the token of the account that accepted, at the prompt)" });
         } else if (access.kind === "not-found") {
-            problems.push({ key: "modelRevision", value: s.modelRevision, allowed: `${s.model} has no config.json at this revision (wrong model id or commit). Commits are listed at ${modelPage}/commits/main`, fix: "pulumi config set modelRevision <commit-sha>" });
+            problems.push({ key: "modelRevision", value: s.modelRevision, allowed: `${s.model} has no config.json at this revision (wrong model id or commit). Commits are listed at ${modelPage}/commits/main`, fix: "npx pulumi config set modelRevision <commit-sha>" });
         } else if (access.kind === "unreachable") {
             warnings.push(`Could not reach Hugging Face to check access to ${s.model} (${access.reason}); continuing. The image build will fail if the token has no access.`);
         } else if (arch === undefined) {
@@ -181,7 +202,7 @@ export async function runPreflight(s: Readonly<Settings>, opts: { network: boole
         warnings.push(`${s.model} is not in the model catalog and its architecture could not be read, so GPU memory fit was not checked.`);
     } else {
         if (s.maxModelLen > arch.maxContext) {
-            problems.push({ key: "maxModelLen", value: s.maxModelLen, allowed: `${s.model} supports at most ${arch.maxContext} tokens of context`, fix: `pulumi config set maxModelLen ${Math.min(arch.maxContext, 8192)}` });
+            problems.push({ key: "maxModelLen", value: s.maxModelLen, allowed: `${s.model} supports at most ${arch.maxContext} tokens of context`, fix: `npx pulumi config set maxModelLen ${Math.min(arch.maxContext, 8192)}` });
         }
         memory = estimateGpuMemory(arch, s);
         const numbers = `budget ${memory.budgetGiB} GiB (gpuMemoryUtilization ${s.gpuMemoryUtilization} x ${GPU_TYPES[s.gpuType].usableGiB} GiB), weights ${memory.weightsGiB} GiB, runtime ~${memory.overheadGiB} GiB, KV cache ${memory.kvCacheGiB} GiB = ${memory.kvCacheTokens} tokens at ${memory.kvPerTokenKiB} KiB/token`;
@@ -189,8 +210,8 @@ export async function runPreflight(s: Readonly<Settings>, opts: { network: boole
             const maxLen = Math.floor(memory.kvCacheTokens / 1024) * 1024;
             problems.push(
                 maxLen >= 1024
-                    ? { key: "maxModelLen", value: s.maxModelLen, allowed: `one ${s.maxModelLen}-token sequence does not fit the KV cache vLLM would have (${numbers})`, fix: `pulumi config set maxModelLen ${maxLen}` }
-                    : { key: "model", value: s.model, allowed: `does not fit one ${s.gpuType} (${numbers})`, fix: "pulumi config set model <a smaller model, e.g. google/gemma-3-4b-it>" },
+                    ? { key: "maxModelLen", value: s.maxModelLen, allowed: `one ${s.maxModelLen}-token sequence does not fit the KV cache vLLM would have (${numbers})`, fix: `npx pulumi config set maxModelLen ${maxLen}` }
+                    : { key: "model", value: s.model, allowed: `does not fit one ${s.gpuType} (${numbers})`, fix: "npx pulumi config set model <a smaller model, e.g. google/gemma-3-4b-it>" },
             );
         } else if (memory.verdict === "tight") {
             warnings.push(`Tight GPU memory fit: ${memory.fullLengthSequences} full-length (${s.maxModelLen}-token) sequences fit, concurrency is ${s.concurrency}; long requests may be preempted. ${numbers}.`);

@@ -44,11 +44,11 @@ export class Reader {
         } catch {
             // reported below
         }
-        this.problems.push({ key, value: raw, allowed: "must be a list of strings", fix: `pulumi config set --path '${key}[0]' user:you@example.com` });
+        this.problems.push({ key, value: raw, allowed: "must be a list of strings", fix: `npx pulumi config set --path '${key}[0]' user:you@example.com` });
         return [];
     }
 
     problem(key: string, value: unknown, allowed: string, example: string): void {
-        this.problems.push({ key, value, allowed, fix: `pulumi config set ${key} ${example}` });
+        this.problems.push({ key, value, allowed, fix: `npx pulumi config set ${key} ${example}` });
     }
 }

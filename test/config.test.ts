@@ -51,6 +51,7 @@ describe("resource names", () => {
             prefix: "vllm-cloudrun-dev",
             service: "vllm-cloudrun-dev",
             repository: "vllm-cloudrun-dev",
+            dockerHubRemote: "vllm-cloudrun-dev-dockerhub",
             runtimeAccountId: "vllm-cloudrun-dev-run",
             buildAccountId: "vllm-cloudrun-dev-build",
             secretId: "vllm-cloudrun-dev-hf-token",
@@ -96,34 +97,64 @@ interface BadCase {
 }
 
 const bad: BadCase[] = [
-    { name: "missing hfToken", opts: { noToken: true }, key: "hfToken", fix: "pulumi config set --secret hfToken" },
-    { name: "missing project", opts: { noProject: true }, key: "gcp:project", fix: "pulumi config set gcp:project" },
-    { name: "missing region", opts: { noRegion: true }, key: "gcp:region", fix: "pulumi config set gcp:region" },
-    { name: "region without L4", opts: { config: { "gcp:region": "us-west1" } }, key: "gcp:region", fix: "pulumi config set gcp:region us-central1" },
-    { name: "malformed model id", opts: { config: { model: "gemma" } }, key: "model", fix: "pulumi config set model google/gemma-3-1b-it" },
-    { name: "branch as revision", opts: { config: { modelRevision: "main" } }, key: "modelRevision", fix: "pulumi config set modelRevision" },
-    { name: "latest image", opts: { config: { vllmImage: "vllm/vllm-openai:latest" } }, key: "vllmImage", fix: "pulumi config set vllmImage vllm/vllm-openai:v0.10.2" },
-    { name: "untagged image", opts: { config: { vllmImage: "vllm/vllm-openai" } }, key: "vllmImage", fix: "pulumi config set vllmImage" },
-    { name: "unknown GPU", opts: { config: { gpuType: "nvidia-h100" } }, key: "gpuType", fix: "pulumi config set gpuType nvidia-l4" },
-    { name: "too few CPUs for an L4", opts: { config: { cpu: 2 } }, key: "cpu", fix: "pulumi config set cpu 8" },
-    { name: "too little memory for an L4", opts: { config: { memory: "8Gi" } }, key: "memory", fix: "pulumi config set memory 32Gi" },
-    { name: "malformed memory", opts: { config: { memory: "32GB" } }, key: "memory", fix: "pulumi config set memory 32Gi" },
-    { name: "min above max instances", opts: { config: { minInstances: 3, maxInstances: 1 } }, key: "minInstances", fix: "pulumi config set minInstances 1" },
-    { name: "zero max instances", opts: { config: { maxInstances: 0 } }, key: "maxInstances", fix: "pulumi config set maxInstances 1" },
-    { name: "negative min instances", opts: { config: { minInstances: -1 } }, key: "minInstances", fix: "pulumi config set minInstances 0" },
-    { name: "concurrency above Cloud Run's limit", opts: { config: { concurrency: 1001 } }, key: "concurrency", fix: "pulumi config set concurrency 64" },
-    { name: "zero concurrency", opts: { config: { concurrency: 0 } }, key: "concurrency", fix: "pulumi config set concurrency 64" },
-    { name: "non-integer maxModelLen", opts: { config: { maxModelLen: "8k" } }, key: "maxModelLen", fix: "pulumi config set maxModelLen 8192" },
-    { name: "gpuMemoryUtilization above 1", opts: { config: { gpuMemoryUtilization: "1.2" } }, key: "gpuMemoryUtilization", fix: "pulumi config set gpuMemoryUtilization 0.9" },
-    { name: "gpuMemoryUtilization of 0", opts: { config: { gpuMemoryUtilization: "0" } }, key: "gpuMemoryUtilization", fix: "pulumi config set gpuMemoryUtilization 0.9" },
-    { name: "non-boolean deletionProtection", opts: { config: { deletionProtection: "yes" } }, key: "deletionProtection", fix: "pulumi config set deletionProtection false" },
-    { name: "invoker without a member type", opts: { config: { invokers: ["alice@example.com"] } }, key: "invokers[0]", fix: "pulumi config set --path 'invokers[0]'" },
-    { name: "public invoker", opts: { config: { invokers: ["allUsers"] } }, key: "invokers[0]", fix: "pulumi config set --path 'invokers[0]'" },
-    { name: "unknown build machine", opts: { config: { buildMachineType: "e2-standard-4" } }, key: "buildMachineType", fix: "pulumi config set buildMachineType e2-highcpu-8" },
-    { name: "build disk too small", opts: { config: { buildDiskSizeGb: 50 } }, key: "buildDiskSizeGb", fix: "pulumi config set buildDiskSizeGb 200" },
-    { name: "unknown startup mode", opts: { config: { startupMode: "turbo" } }, key: "startupMode", fix: "pulumi config set startupMode auto" },
-    { name: "unknown weights source", opts: { config: { weights: "s3" } }, key: "weights", fix: "pulumi config set weights image" },
-    { name: "stack name too long for service account ids", opts: { stack: "a-very-long-stack-name" }, key: "stack name (build service account id)", fix: "pulumi stack rename" },
+    { name: "missing hfToken", opts: { noToken: true }, key: "hfToken", fix: "npx pulumi config set --secret hfToken" },
+    { name: "missing project", opts: { noProject: true }, key: "gcp:project", fix: "npx pulumi config set gcp:project" },
+    { name: "missing region", opts: { noRegion: true }, key: "gcp:region", fix: "npx pulumi config set gcp:region" },
+    { name: "region without L4", opts: { config: { "gcp:region": "us-west1" } }, key: "gcp:region", fix: "npx pulumi config set gcp:region us-east4" },
+    { name: "malformed model id", opts: { config: { model: "gemma" } }, key: "model", fix: "npx pulumi config set model google/gemma-3-1b-it" },
+    { name: "branch as revision", opts: { config: { modelRevision: "main" } }, key: "modelRevision", fix: "npx pulumi config set modelRevision" },
+    { name: "latest image", opts: { config: { vllmImage: "vllm/vllm-openai:latest" } }, key: "vllmImage", fix: "npx pulumi config set vllmImage vllm/vllm-openai:v0.10.2" },
+    { name: "untagged image", opts: { config: { vllmImage: "vllm/vllm-openai" } }, key: "vllmImage", fix: "npx pulumi config set vllmImage" },
+    { name: "unknown GPU", opts: { config: { gpuType: "nvidia-h100" } }, key: "gpuType", fix: "npx pulumi config set gpuType nvidia-l4" },
+    { name: "too few CPUs for an L4", opts: { config: { cpu: 2 } }, key: "cpu", fix: "npx pulumi config set cpu 8" },
+    { name: "too little memory for an L4", opts: { config: { memory: "8Gi" } }, key: "memory", fix: "npx pulumi config set memory 32Gi" },
+    { name: "malformed memory", opts: { config: { memory: "32GB" } }, key: "memory", fix: "npx pulumi config set memory 32Gi" },
+    { name: "min above max instances", opts: { config: { minInstances: 3, maxInstances: 1 } }, key: "minInstances", fix: "npx pulumi config set minInstances 1" },
+    { name: "zero max instances", opts: { config: { maxInstances: 0 } }, key: "maxInstances", fix: "npx pulumi config set maxInstances 1" },
+    { name: "negative min instances", opts: { config: { minInstances: -1 } }, key: "minInstances", fix: "npx pulumi config set minInstances 0" },
+    { name: "concurrency above Cloud Run's limit", opts: { config: { concurrency: 1001 } }, key: "concurrency", fix: "npx pulumi config set concurrency 64" },
+    { name: "zero concurrency", opts: { config: { concurrency: 0 } }, key: "concurrency", fix: "npx pulumi config set concurrency 64" },
+    { name: "non-integer maxModelLen", opts: { config: { maxModelLen: "8k" } }, key: "maxModelLen", fix: "npx pulumi config set maxModelLen 8192" },
+    { name: "gpuMemoryUtilization above 1", opts: { config: { gpuMemoryUtilization: "1.2" } }, key: "gpuMemoryUtilization", fix: "npx pulumi config set gpuMemoryUtilization 0.9" },
+    { name: "gpuMemoryUtilization of 0", opts: { config: { gpuMemoryUtilization: "0" } }, key: "gpuMemoryUtilization", fix: "npx pulumi config set gpuMemoryUtilization 0.9" },
+    { name: "non-boolean deletionProtection", opts: { config: { deletionProtection: "yes" } }, key: "deletionProtection", fix: "npx pulumi config set deletionProtection false" },
+    { name: "invoker without a member type", opts: { config: { invokers: ["alice@example.com"] } }, key: "invokers[0]", fix: "npx pulumi config set --path 'invokers[0]'" },
+    { name: "public invoker", opts: { config: { invokers: ["allUsers"] } }, key: "invokers[0]", fix: "npx pulumi config set --path 'invokers[0]'" },
+    { name: "unknown build machine", opts: { config: { buildMachineType: "e2-standard-4" } }, key: "buildMachineType", fix: "npx pulumi config set buildMachineType e2-highcpu-8" },
+    { name: "build disk too small", opts: { config: { buildDiskSizeGb: 50 } }, key: "buildDiskSizeGb", fix: "npx pulumi config set buildDiskSizeGb 200" },
+    { name: "unknown startup mode", opts: { config: { startupMode: "turbo" } }, key: "startupMode", fix: "npx pulumi config set startupMode auto" },
+    { name: "unknown weights source", opts: { config: { weights: "s3" } }, key: "weights", fix: "npx pulumi config set weights image" },
+    // Cloud Run ties memory to CPU (memory-limits page): > 16 GiB needs 6, > 24 GiB needs 8.
+    { name: "4 CPUs with 32Gi (Cloud Run needs 8)", opts: { config: { cpu: 4 } }, key: "cpu", fix: "npx pulumi config set cpu 8   (or: npx pulumi config set memory 16Gi)" },
+    { name: "6 CPUs with 25Gi (Cloud Run needs 8)", opts: { config: { cpu: 6, memory: "25Gi" } }, key: "cpu", fix: "npx pulumi config set cpu 8   (or: npx pulumi config set memory 24Gi)" },
+    { name: "4 CPUs with 17408Mi (Cloud Run needs 6)", opts: { config: { cpu: 4, memory: "17408Mi" } }, key: "cpu", fix: "npx pulumi config set cpu 6" },
+    { name: "project given by display name", opts: { config: { "gcp:project": "My Project" } }, key: "gcp:project", fix: "npx pulumi config set gcp:project <your-project-id>" },
+    { name: "project id too short", opts: { config: { "gcp:project": "abc" } }, key: "gcp:project", fix: "npx pulumi config set gcp:project" },
+    { name: "domain-scoped project", opts: { config: { "gcp:project": "example.com:my-proj" } }, key: "gcp:project", fix: "npx pulumi config set gcp:project <plain-project-id>" },
+    { name: "model id with --", opts: { config: { model: "google/gemma--3" } }, key: "model", fix: "npx pulumi config set model" },
+    { name: "model id with a third part", opts: { config: { model: "google/gemma/3" } }, key: "model", fix: "npx pulumi config set model" },
+    { name: "model name over 96 characters", opts: { config: { model: `org/${"m".repeat(97)}` } }, key: "model", fix: "npx pulumi config set model" },
+    { name: "model id ending in a dot", opts: { config: { model: "google/gemma." } }, key: "model", fix: "npx pulumi config set model" },
+    { name: "upper-case commit", opts: { config: { modelRevision: DEFAULTS.modelRevision.toUpperCase() } }, key: "modelRevision", fix: "npx pulumi config set modelRevision" },
+    { name: "served name with surrounding spaces", opts: { config: { servedModelName: " gemma " } }, key: "servedModelName", fix: "npx pulumi config set servedModelName" },
+    { name: "served name with a line break", opts: { config: { servedModelName: "gem\nma" } }, key: "servedModelName", fix: "npx pulumi config set servedModelName" },
+    { name: "upper-case image path", opts: { config: { vllmImage: "VLLM/vllm-openai:v0.10.2" } }, key: "vllmImage", fix: "npx pulumi config set vllmImage" },
+    { name: "short digest", opts: { config: { vllmImage: "vllm/vllm-openai@sha256:abc" } }, key: "vllmImage", fix: "npx pulumi config set vllmImage" },
+    { name: "empty image", opts: { config: { vllmImage: "" } }, key: "vllmImage", fix: "npx pulumi config set vllmImage" },
+    { name: "image tag with a slash", opts: { config: { vllmImage: "vllm/vllm-openai:v0/10" } }, key: "vllmImage", fix: "npx pulumi config set vllmImage" },
+    { name: "invoker listed twice", opts: { config: { invokers: ["user:a@example.com", "user:A@example.com"] } }, key: "invokers[1]", fix: "npx pulumi config rm --path 'invokers[1]'" },
+    { name: "user invoker without an email", opts: { config: { invokers: ["user:alice"] } }, key: "invokers[0]", fix: "npx pulumi config set --path 'invokers[0]'" },
+    { name: "domain invoker with an email", opts: { config: { invokers: ["domain:a@example.com"] } }, key: "invokers[0]", fix: "npx pulumi config set --path 'invokers[0]'" },
+    { name: "deleted member", opts: { config: { invokers: ["deleted:user:a@example.com?uid=1"] } }, key: "invokers[0]", fix: "npx pulumi config set --path 'invokers[0]'" },
+    { name: "empty invoker", opts: { config: { invokers: [""] } }, key: "invokers[0]", fix: "npx pulumi config set --path 'invokers[0]'" },
+    { name: "build disk above gcloud's 1 TB", opts: { config: { buildDiskSizeGb: 2000 } }, key: "buildDiskSizeGb", fix: "npx pulumi config set buildDiskSizeGb 200" },
+    { name: "build timeout above 24 h", opts: { config: { buildTimeoutMinutes: 1441 } }, key: "buildTimeoutMinutes", fix: "npx pulumi config set buildTimeoutMinutes 90" },
+    { name: "maxModelLen below 16", opts: { config: { maxModelLen: 8 } }, key: "maxModelLen", fix: "npx pulumi config set maxModelLen 8192" },
+    { name: "empty hfToken", opts: { noToken: true, secretConfig: { hfToken: "" } }, key: "hfToken", fix: "npx pulumi config set --secret hfToken   (it prompts for the value)" },
+    { name: "hfToken with a pasted line break", opts: { noToken: true, secretConfig: { hfToken: "hf_abcdefghijklmnopqrstuvwxyz0123456789\n" } }, key: "hfToken", fix: "npx pulumi config set --secret hfToken" },
+    { name: "apiKey with a space", opts: { secretConfig: { apiKey: "correct horse battery staple" } }, key: "apiKey", fix: "npx pulumi config set --secret apiKey" },
+    { name: "stack name that puts google in bucket names", opts: { stack: "google" }, key: "stack name (staging bucket name)", fix: "npx pulumi stack rename" },
+    { name: "stack name too long for service account ids", opts: { stack: "a-very-long-stack-name" }, key: "stack name (build service account id)", fix: "npx pulumi stack rename" },
 ];
 
 describe("bad input fails before any resource is created", () => {
@@ -146,4 +177,24 @@ describe("bad input fails before any resource is created", () => {
         assert.deepEqual(r.error.problems.map((p) => p.key).sort(), ["cpu", "hfToken", "maxInstances", "vllmImage"]);
         assert.match(r.error.message, /^Invalid configuration \(4 problems\); nothing was created:/);
     });
+});
+
+describe("values at the edge of what the cloud accepts", () => {
+    const ok: { name: string; opts: RunOptions }[] = [
+        { name: "6 CPUs with 24Gi", opts: { config: { cpu: 6, memory: "24Gi" } } },
+        { name: "4 CPUs with 16Gi", opts: { config: { cpu: 4, memory: "16Gi" } } },
+        { name: "8 CPUs with 32768Mi", opts: { config: { cpu: 8, memory: "32768Mi" } } },
+        { name: "image by digest only", opts: { config: { vllmImage: `vllm/vllm-openai@sha256:${"e".repeat(64)}` } } },
+        { name: "image by tag and digest", opts: { config: { vllmImage: `vllm/vllm-openai:v0.10.2@sha256:${"e".repeat(64)}` } } },
+        { name: "image from another registry", opts: { config: { vllmImage: "us-docker.pkg.dev/my-proj/images/vllm:v1" } } },
+        { name: "every IAM member kind", opts: { config: { invokers: ["user:a@example.com", "group:g@example.com", "serviceAccount:s@p.iam.gserviceaccount.com", "domain:example.com", "principal://iam.googleapis.com/locations/global/workforcePools/p/subject/s"] } } },
+        { name: "build disk of exactly 1024 GB and a 24 h timeout", opts: { config: { buildDiskSizeGb: 1024, buildTimeoutMinutes: 1440 } } },
+        { name: "96-character model name", opts: { config: { model: `org/${"m".repeat(96)}`, preflightChecks: false } } },
+    ];
+    for (const c of ok) {
+        it(`accepts ${c.name}`, async () => {
+            const r = await runProgram(c.opts);
+            assert.equal(r.error, undefined, String(r.error));
+        });
+    }
 });

@@ -1,5 +1,6 @@
 // Runs the real program (index.ts, through ts-node with the project's tsconfig, as Pulumi's
 // Node.js runtime does) against Pulumi's mock engine, and records what it registers.
+import { createHash } from "crypto";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import type { ConfigError } from "../config";
@@ -10,6 +11,8 @@ export const PROJECT = "vllm-cloudrun";
 export const FAKE_TOKEN = "hf_FAKE-token-for-tests-0123456789-XYZ";
 export const GCP_PROJECT = "my-proj";
 export const FAKE_DIGEST = "sha256:" + "ab".repeat(32);
+/** What the fake Docker Hub says vllm/vllm-openai:<tag> is. */
+export const FAKE_BASE_DIGEST = "sha256:" + "cd".repeat(32);
 
 /** Pulumi's marker for secret values in serialized properties. */
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
@@ -22,8 +25,12 @@ export interface Registered {
     custom: boolean;
     /** `type::name` of the parent, if any. */
     parent?: string;
-    /** `type::name` of each explicit dependsOn entry. */
+    /** `type::name` of each explicit dependsOn entry (also when dependsOn is an Output of resources). */
     dependsOn: string[];
+    /** Resource options the engine acts on. */
+    replaceOnChanges?: string[];
+    /** `type::name` of the explicit provider, if any. */
+    provider?: string;
 }
 
 export interface RunResult {
@@ -48,6 +55,10 @@ export interface RunOptions {
     /** Leave gcp:project / gcp:region unset. */
     noProject?: boolean;
     noRegion?: boolean;
+    /** Quota the fake Cloud Quotas API reports for the stack's region. Default: 3 GPUs (both kinds), 1 TiB memory. */
+    quota?: { gpu?: number; zonalGpu?: number; memoryGiB?: number; region?: string };
+    /** What the fake Docker Hub answers for the base image's tag. Default: FAKE_BASE_DIGEST. */
+    baseDigest?: string;
 }
 
 /** The harness reloads config/ for every run, so compare by name, not by class identity. */
@@ -74,8 +85,11 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
             return { email: `${inputs.accountId}@${inputs.project}.iam.gserviceaccount.com`, name: `projects/${inputs.project}/serviceAccounts/${inputs.accountId}` };
         case "gcp:secretmanager/secret:Secret":
             return { name: `projects/123456789/secrets/${inputs.secretId}` };
-        case "gcp:secretmanager/secretVersion:SecretVersion":
-            return { name: `projects/123456789/secrets/${String(inputs.secret).replace(/-id$/, "")}/versions/1`, version: "1" };
+        case "gcp:secretmanager/secretVersion:SecretVersion": {
+            // A new value is a new version, as Secret Manager numbers them.
+            const version = String(1 + (parseInt(createHash("sha256").update(JSON.stringify(inputs.secretData)).digest("hex").slice(0, 6), 16) % 900));
+            return { name: `projects/123456789/secrets/${String(inputs.secret).replace(/-id$/, "")}/versions/${version}`, version };
+        }
         case "gcp:artifactregistry/repository:Repository":
             return { name: inputs.repositoryId };
         case "gcp:cloudrunv2/service:Service":
@@ -126,6 +140,10 @@ export async function runProgram(opts: RunOptions = {}): Promise<RunResult> {
             },
             call(args: pulumi.runtime.MockCallArgs) {
                 result.invokes.push({ token: args.token, inputs: args.inputs });
+                if (args.token === "docker:index/getRegistryImage:getRegistryImage") {
+                    return { ...args.inputs, sha256Digest: opts.baseDigest ?? FAKE_BASE_DIGEST };
+                }
+                if (args.token === "gcp:cloudquota/getSQuotaInfo:getSQuotaInfo") return quotaInfo(String(args.inputs.quotaId), opts.quota);
                 if (args.token === "gcp:artifactregistry/getDockerImage:getDockerImage") {
                     const image = String(args.inputs.imageName).split(":")[0];
                     return { ...args.inputs, selfLink: `${args.inputs.location}-docker.pkg.dev/${args.inputs.project}/${args.inputs.repositoryId}/${image}@${FAKE_DIGEST}` };
@@ -142,15 +160,21 @@ export async function runProgram(opts: RunOptions = {}): Promise<RunResult> {
     await pulumi.runtime.runInPulumiStack(async () => {
         // Records parent and dependsOn, which the mock monitor does not pass to newResource.
         pulumi.runtime.registerStackTransformation((args) => {
-            const deps = args.opts.dependsOn;
-            const list = (Array.isArray(deps) ? deps : deps === undefined ? [] : [deps]) as pulumi.Resource[];
-            result.resources.push({
+            const rec: Registered = {
                 type: args.type,
                 name: args.name,
                 inputs: {},
                 custom: !(args.resource instanceof pulumi.ComponentResource),
                 parent: key(args.opts.parent),
-                dependsOn: list.map((d) => key(d) as string),
+                dependsOn: [],
+                replaceOnChanges: (args.opts as pulumi.CustomResourceOptions).replaceOnChanges,
+                provider: key((args.opts as pulumi.CustomResourceOptions).provider),
+            };
+            result.resources.push(rec);
+            // dependsOn may be an Output of resources (a gate that resolves once checks pass).
+            void pulumi.output(args.opts.dependsOn as pulumi.Input<pulumi.Input<pulumi.Resource>[] | pulumi.Input<pulumi.Resource>> | undefined).apply((deps) => {
+                const list = (Array.isArray(deps) ? deps : deps === undefined ? [] : [deps]) as pulumi.Resource[];
+                rec.dependsOn.push(...list.map((d) => key(d) as string));
             });
             return undefined;
         });
@@ -177,6 +201,22 @@ export async function runProgram(opts: RunOptions = {}): Promise<RunResult> {
     }
     await settle(result);
     return result;
+}
+
+/** A Cloud Quotas QuotaInfo as the provider returns it: a default entry and one for the region. */
+function quotaInfo(quotaId: string, q: RunOptions["quota"] = {}): Record<string, unknown> {
+    const value =
+        quotaId === "MemAllocPerProjectRegion" ? (q.memoryGiB ?? 1024) * 1024 ** 3
+        : quotaId === "NvidiaL4GpuAllocPerProjectRegion" ? (q.zonalGpu ?? 3)
+        : q.gpu ?? 3;
+    return {
+        quotaId,
+        service: "run.googleapis.com",
+        dimensionsInfos: [
+            { dimensions: { region: q.region ?? "us-central1" }, applicableLocations: [q.region ?? "us-central1"], details: [{ value: String(value) }] },
+            { dimensions: {}, applicableLocations: ["europe-west1"], details: [{ value: "0" }] },
+        ],
+    };
 }
 
 /** Waits until no new resources register and their inputs have arrived. */

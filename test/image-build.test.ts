@@ -3,15 +3,23 @@ import * as assert from "node:assert/strict";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { BUILD_COMMAND, DOCKER_DIR, imageContentHash } from "../components/image-build";
+import { BUILD_COMMAND, BUILD_SCRIPT, BUILD_SETTINGS_ONLY_COMMAND, DOCKER_DIR, imageContentHash, imageTag } from "../components/image-build";
 import { DEFAULTS } from "../config";
-import { FAKE_DIGEST, FAKE_TOKEN, one, plainStrings, runProgram, RunResult } from "./harness";
+import { commandAction } from "./command-diff";
+import { FAKE_BASE_DIGEST, FAKE_DIGEST, FAKE_TOKEN, one, plainStrings, runProgram, RunOptions, RunResult } from "./harness";
 
 const BUILD = "command:local:Command";
 const inputs = { baseImage: DEFAULTS.vllmImage, model: DEFAULTS.model, modelRevision: DEFAULTS.modelRevision };
 
 function buildOf(r: RunResult) {
     return one(r, BUILD, "vllm-cloudrun-dev-build");
+}
+
+/** The token's secret version the build reads: a pinned number, never `latest`. */
+function tokenVersion(inputs: Record<string, unknown>): string {
+    const v = String((inputs.environment as Record<string, string>).HF_TOKEN_VERSION);
+    assert.match(v, /^projects\/123456789\/secrets\/vllm-cloudrun-dev-hf-token\/versions\/[1-9][0-9]*$/);
+    return v;
 }
 
 describe("ImageBuild", () => {
@@ -32,19 +40,23 @@ describe("ImageBuild", () => {
         assert.equal(reader.inputs.member, "serviceAccount:vllm-cloudrun-dev-build@my-proj.iam.gserviceaccount.com");
     });
 
-    it("runs gcloud builds submit with every value passed through the environment", () => {
+    it("runs the build script with every value passed through the environment", () => {
         const build = buildOf(r);
         assert.equal(build.inputs.create, BUILD_COMMAND);
+        assert.equal(build.inputs.update, BUILD_SETTINGS_ONLY_COMMAND);
         const hash = imageContentHash(DOCKER_DIR, inputs);
         assert.deepEqual(build.inputs.environment, {
+            BUILD_SCRIPT: "deploy/cloud-build.ts",
+            TS_NODE_TRANSPILE_ONLY: "true",
             SOURCE_DIR: "docker",
             PROJECT: "my-proj",
             REGION: "us-central1",
-            BASE_IMAGE: DEFAULTS.vllmImage,
+            // The base image by digest, through the stack's Docker Hub cache in the same region.
+            BASE_IMAGE: `us-central1-docker.pkg.dev/my-proj/vllm-cloudrun-dev-dockerhub/vllm/vllm-openai@${FAKE_BASE_DIGEST}`,
             MODEL: DEFAULTS.model,
             MODEL_REVISION: DEFAULTS.modelRevision,
-            IMAGE: `us-central1-docker.pkg.dev/my-proj/vllm-cloudrun-dev/vllm:${hash.slice(0, 16)}`,
-            HF_TOKEN_VERSION: "projects/123456789/secrets/vllm-cloudrun-dev-hf-token/versions/1",
+            IMAGE: `us-central1-docker.pkg.dev/my-proj/vllm-cloudrun-dev/vllm:${imageTag(hash, FAKE_BASE_DIGEST)}`,
+            HF_TOKEN_VERSION: tokenVersion(build.inputs),
             BUILD_SERVICE_ACCOUNT: "vllm-cloudrun-dev-build@my-proj.iam.gserviceaccount.com",
             STAGING_BUCKET: "vllm-cloudrun-dev-src-my-proj",
             MACHINE_TYPE: "e2-highcpu-8",
@@ -53,18 +65,22 @@ describe("ImageBuild", () => {
             BUILD_CONFIG: "cloudbuild.yaml",
             CLOUDSDK_CORE_DISABLE_PROMPTS: "1",
         });
-        assert.deepEqual(build.inputs.triggers, [hash]);
+        assert.deepEqual(build.inputs.triggers, [hash, FAKE_BASE_DIGEST]);
+        // Ours, and the one the SDK adds from the provider schema (triggers are replaceOnChanges there too).
+        assert.deepEqual(build.replaceOnChanges, ["triggers", "triggers[*]"]);
         assert.equal(build.inputs.addPreviousOutputInEnv, false);
+        assert.equal(BUILD_SCRIPT, "deploy/cloud-build.ts");
+        assert.ok(fs.existsSync(path.join(__dirname, "..", BUILD_SCRIPT)), "the build script exists");
     });
 
-    it("splices no value into the command line and never carries the token", () => {
+    it("splices no value into the command lines and never carries the token", () => {
         const build = buildOf(r);
-        const cmd = String(build.inputs.create);
-        for (const literal of ["my-proj", "us-central1", DEFAULTS.model, DEFAULTS.modelRevision, "hf-token", "e2-highcpu"]) {
-            assert.ok(!cmd.includes(literal), `command line contains ${literal}`);
+        for (const cmd of [String(build.inputs.create), String(build.inputs.update)]) {
+            for (const literal of ["my-proj", "us-central1", DEFAULTS.model, DEFAULTS.modelRevision, "hf-token", "e2-highcpu", "sha256"]) {
+                assert.ok(!cmd.includes(literal), `command line contains ${literal}`);
+            }
         }
-        assert.match(cmd, /--project="\$PROJECT"/);
-        assert.match(cmd, /--gcs-source-staging-dir="gs:\/\/\$STAGING_BUCKET\/source"/);
+        assert.equal(BUILD_COMMAND, 'node --require ts-node/register "$BUILD_SCRIPT"');
         for (const s of plainStrings(build.inputs)) assert.ok(!s.includes(FAKE_TOKEN), "token in build inputs");
     });
 
@@ -83,7 +99,7 @@ describe("ImageBuild", () => {
         const lookups = r.invokes.filter((i) => i.token === "gcp:artifactregistry/getDockerImage:getDockerImage");
         assert.equal(lookups.length, 1);
         const hash = imageContentHash(DOCKER_DIR, inputs);
-        assert.deepEqual(lookups[0].inputs, { project: "my-proj", location: "us-central1", repositoryId: "vllm-cloudrun-dev", imageName: `vllm:${hash.slice(0, 16)}` });
+        assert.deepEqual(lookups[0].inputs, { project: "my-proj", location: "us-central1", repositoryId: "vllm-cloudrun-dev", imageName: `vllm:${imageTag(hash, FAKE_BASE_DIGEST)}` });
         assert.equal(r.outputs.image, `us-central1-docker.pkg.dev/my-proj/vllm-cloudrun-dev/vllm@${FAKE_DIGEST}`);
     });
 
@@ -95,13 +111,38 @@ describe("ImageBuild", () => {
         assert.deepEqual([b.create, b.environment, b.triggers], [a.create, a.environment, a.triggers]);
     });
 
-    it("rebuilds when the model, revision or base image changes", async () => {
-        const base = buildOf(r).inputs.triggers;
-        for (const config of [{ model: "google/gemma-3-4b-it" }, { modelRevision: "0".repeat(40) }, { vllmImage: "vllm/vllm-openai:v0.11.0" }]) {
-            const changed = await runProgram({ config });
-            assert.notDeepEqual(buildOf(changed).inputs.triggers, base, JSON.stringify(config));
+    it("rebuilds when the model, revision, base image tag or the tag's upstream digest changes", async () => {
+        const cases: RunOptions[] = [
+            { config: { model: "google/gemma-3-4b-it" } },
+            { config: { modelRevision: "0".repeat(40) } },
+            { config: { vllmImage: "vllm/vllm-openai:v0.11.0" } },
+            // Same tag, moved upstream: the registry lookup returns a new digest.
+            { baseDigest: "sha256:" + "ef".repeat(32) },
+        ];
+        for (const opts of cases) {
+            const changed = buildOf(await runProgram(opts));
+            const action = commandAction(buildOf(r).inputs, changed.inputs, changed.replaceOnChanges);
+            assert.deepEqual(action, { kind: "replace", runs: BUILD_COMMAND }, JSON.stringify(opts));
         }
     });
+
+    // @pulumi/command runs `create` again on any input change unless there is an `update`:
+    // these settings are in the build's environment, so without BUILD_SETTINGS_ONLY_COMMAND each
+    // would start a 20-30 minute build, push a new digest and roll out a new revision.
+    for (const [what, opts] of [
+        ["rotating hfToken (a new secret version)", { noToken: true, secretConfig: { hfToken: "hf_ROTATED-token-for-tests-9876543210-ABC" } }],
+        ["buildMachineType", { config: { buildMachineType: "e2-highcpu-32" } }],
+        ["buildDiskSizeGb", { config: { buildDiskSizeGb: 500 } }],
+        ["buildTimeoutMinutes", { config: { buildTimeoutMinutes: 180 } }],
+    ] as [string, RunOptions][]) {
+        it(`does not rebuild when only ${what} changes`, async () => {
+            const changed = buildOf(await runProgram(opts));
+            assert.notDeepEqual(changed.inputs.environment, buildOf(r).inputs.environment, "the setting reaches the next build");
+            assert.deepEqual(changed.inputs.triggers, buildOf(r).inputs.triggers);
+            assert.deepEqual(commandAction(buildOf(r).inputs, changed.inputs, changed.replaceOnChanges), { kind: "update", runs: BUILD_SETTINGS_ONLY_COMMAND });
+            assert.doesNotMatch(BUILD_SETTINGS_ONLY_COMMAND, /gcloud|BUILD_SCRIPT|node/);
+        });
+    }
 });
 
 describe("ImageBuild with weights: gcs", () => {
@@ -134,7 +175,7 @@ describe("ImageBuild with weights: gcs", () => {
         const env = buildOf(r).inputs.environment as Record<string, string>;
         assert.equal(env.BUILD_CONFIG, "cloudbuild-gcs.yaml");
         assert.equal(env.WEIGHTS_BUCKET, "vllm-cloudrun-dev-weights-my-proj");
-        assert.deepEqual(buildOf(r).inputs.triggers, [imageContentHash(DOCKER_DIR, { ...inputs, weights: "gcs" })]);
+        assert.deepEqual(buildOf(r).inputs.triggers, [imageContentHash(DOCKER_DIR, { ...inputs, weights: "gcs" }), FAKE_BASE_DIGEST]);
         assert.notEqual(imageContentHash(DOCKER_DIR, { ...inputs, weights: "gcs" }), imageContentHash(DOCKER_DIR, inputs));
     });
 

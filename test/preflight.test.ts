@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { DEFAULTS, Settings } from "../config";
 import { checkModelAccess, estimateCost, estimateGpuMemory, HttpGet, runPreflight } from "../config/preflight";
 import { architectureFromConfig, MODEL_CATALOG } from "../config/model-catalog";
+import { GooglePost } from "../config/permissions";
 import { FAKE_TOKEN, isConfigError, runProgram } from "./harness";
 
 
@@ -14,9 +15,11 @@ function settings(over: Partial<Settings> = {}): Settings {
     return {
         project: "p", region: "us-central1", names: {} as Settings["names"], hfToken: pulumi.output(FAKE_TOKEN),
         model: DEFAULTS.model, modelRevision: DEFAULTS.modelRevision, servedModelName: DEFAULTS.model, vllmImage: DEFAULTS.vllmImage,
-        gpuType: "nvidia-l4", cpu: 8, memory: "32Gi", minInstances: 0, maxInstances: 1, concurrency: 64, maxModelLen: 8192,
+        baseImage: { registry: "docker.io", path: "vllm/vllm-openai", tag: "v0.10.2" },
+        gpuType: "nvidia-l4", cpu: 8, memory: "32Gi", memoryGiB: 32, minInstances: 0, maxInstances: 1, concurrency: 64, maxModelLen: 8192,
         gpuMemoryUtilization: 0.9, gpuZonalRedundancy: false, deletionProtection: false, invokers: [],
         build: { machineType: "e2-highcpu-8", diskSizeGb: 200, timeoutMinutes: 90 }, preflightChecks: true, public: false, smokeTest: false, startupMode: "fast", weights: "image", labels: {},
+        gcpAuth: {}, notices: [],
         ...over,
     };
 }
@@ -31,6 +34,9 @@ function fakeHub(status: number, body: unknown = {}, params?: number) {
     };
     return { http, calls };
 }
+
+/** A Resource Manager that grants every permission asked about. */
+const allGranted: GooglePost = (_url, body) => Promise.resolve({ status: 200, data: { permissions: (body as { permissions: string[] }).permissions } });
 
 const timeout: HttpGet = () => Promise.reject(Object.assign(new Error(`timeout for Bearer ${FAKE_TOKEN}`), { name: "TimeoutError" }));
 
@@ -91,7 +97,7 @@ describe("gated-model access check", () => {
 
     for (const status of [401, 403]) {
         it(`turns ${status} into an error that says to accept the license`, async () => {
-            const err = await runPreflight(settings(), { network: true, http: fakeHub(status).http }).catch((e: unknown) => e);
+            const err = await runPreflight(settings(), { network: true, http: fakeHub(status).http, googlePost: allGranted }).catch((e: unknown) => e);
             assert.ok(isConfigError(err));
             assert.equal(err.problems[0].key, "hfToken");
             assert.match(err.problems[0].allowed, new RegExp(`answered ${status}.*Accept the model's license at https://huggingface.co/google/gemma-3-1b-it`));
@@ -100,14 +106,14 @@ describe("gated-model access check", () => {
     }
 
     it("turns 404 into an error about the model id or revision", async () => {
-        const err = await runPreflight(settings(), { network: true, http: fakeHub(404).http }).catch((e: unknown) => e);
+        const err = await runPreflight(settings(), { network: true, http: fakeHub(404).http, googlePost: allGranted }).catch((e: unknown) => e);
         assert.ok(isConfigError(err));
         assert.equal(err.problems[0].key, "modelRevision");
         assert.equal(err.problems[0].fix, "pulumi config set modelRevision <commit-sha>");
     });
 
     it("turns a timeout into a warning and goes on, without echoing the token", async () => {
-        const report = await runPreflight(settings(), { network: true, http: timeout });
+        const report = await runPreflight(settings(), { network: true, http: timeout, googlePost: allGranted });
         assert.equal(report.warnings.length, 1);
         assert.match(report.warnings[0], /Could not reach Hugging Face .* \(timed out\); continuing/);
         assert.ok(!report.warnings[0].includes(FAKE_TOKEN));
@@ -117,10 +123,10 @@ describe("gated-model access check", () => {
     it("reads an uncatalogued model's architecture from the Hub and checks its context", async () => {
         const config = { num_hidden_layers: 24, num_attention_heads: 14, num_key_value_heads: 2, hidden_size: 896, max_position_embeddings: 4096 };
         const hub = fakeHub(200, config, 494_000_000);
-        const err = await runPreflight(settings({ model: "someone/small-model" }), { network: true, http: hub.http }).catch((e: unknown) => e);
+        const err = await runPreflight(settings({ model: "someone/small-model" }), { network: true, http: hub.http, googlePost: allGranted }).catch((e: unknown) => e);
         assert.ok(isConfigError(err), "maxModelLen 8192 exceeds the model's 4096");
         assert.deepEqual(err.problems.map((p) => [p.key, p.fix]), [["maxModelLen", "pulumi config set maxModelLen 4096"]]);
-        const ok = await runPreflight(settings({ model: "someone/small-model", maxModelLen: 4096 }), { network: true, http: hub.http });
+        const ok = await runPreflight(settings({ model: "someone/small-model", maxModelLen: 4096 }), { network: true, http: hub.http, googlePost: allGranted });
         assert.equal(ok.memory?.verdict, "fits");
         assert.equal(ok.memory?.weightsGiB, 0.92);
     });

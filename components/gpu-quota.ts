@@ -1,0 +1,137 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as gcp from "@pulumi/gcp";
+import { GPU_TYPES, MEMORY_QUOTA_ID } from "../config/gpus";
+
+const SERVICE = "run.googleapis.com";
+
+export interface GpuQuotaCheckArgs {
+    /** Project id. */
+    project: string;
+    region: string;
+    gpuType: string;
+    /** Which GPU quota the service draws from: with or without zonal redundancy. */
+    zonalRedundancy: boolean;
+    /** GPUs the service may use at once. */
+    maxInstances: number;
+    /** Memory per instance, in GiB (checked against the region's Cloud Run memory quota). */
+    memoryGiB: number;
+    /** Credentials of the Google provider, for the provider this check creates. Default: ADC. */
+    auth?: { credentials?: pulumi.Input<string>; accessToken?: pulumi.Input<string>; impersonateServiceAccount?: string };
+}
+
+/** What Cloud Quotas returns for one quota, reduced to what the check reads. */
+export interface QuotaInfo {
+    dimensionsInfos: { dimensions: Record<string, string>; applicableLocations: string[]; details: { value: string }[] }[];
+}
+
+/**
+ * The value in force for `region`: the entry for that region, else the default entry (no
+ * dimensions). -1 means unlimited; undefined when the quota lists nothing for the region.
+ */
+export function grantedIn(info: QuotaInfo, region: string): number | undefined {
+    const infos = info.dimensionsInfos ?? [];
+    const entry =
+        infos.find((d) => d.dimensions?.region === region) ??
+        infos.find((d) => Object.keys(d.dimensions ?? {}).length === 0 && (d.applicableLocations ?? []).includes(region)) ??
+        infos.find((d) => Object.keys(d.dimensions ?? {}).length === 0);
+    const value = entry?.details?.[0]?.value;
+    return value === undefined || value === "" ? undefined : Number(value);
+}
+
+export interface QuotaReport {
+    gpuQuotaId: string;
+    gpuGranted: number;
+    gpuNeeded: number;
+    memoryGrantedGiB?: number;
+    memoryNeededGiB: number;
+}
+
+export interface QuotaNeeds {
+    project: string;
+    region: string;
+    gpuType: string;
+    zonalRedundancy: boolean;
+    maxInstances: number;
+    memoryGiB: number;
+}
+
+/** The problems with the granted quota, as lines of one message (empty when it is enough). */
+export function quotaProblems(needs: QuotaNeeds, gpuGranted: number | undefined, memoryBytes: number | undefined): string[] {
+    const gpu = GPU_TYPES[needs.gpuType];
+    const quotaId = needs.zonalRedundancy ? gpu.quotaIds.zonal : gpu.quotaIds.nonZonal;
+    const problems: string[] = [];
+    const granted = gpuGranted ?? 0;
+    if (granted !== -1 && granted < needs.maxInstances) {
+        const mode = needs.zonalRedundancy ? "with zonal redundancy" : "without zonal redundancy";
+        problems.push(
+            `GPU quota ${SERVICE}/${quotaId} (${needs.gpuType} ${mode}) in ${needs.region} is ${granted}; this stack needs ${needs.maxInstances} (maxInstances).`,
+            `  request it: gcloud beta quotas preferences create --service=${SERVICE} --quota-id=${quotaId} --preferred-value=${needs.maxInstances} --dimensions=region=${needs.region} --project=${needs.project} --email=<you@example.com>`,
+            `  or in the console: https://console.cloud.google.com/iam-admin/quotas?project=${needs.project} (filter: ${quotaId}, region ${needs.region})`,
+            ...(granted > 0 ? [`  or lower the need: npx pulumi config set maxInstances ${granted}`] : []),
+            ...(needs.zonalRedundancy ? ["  or use the quota new projects get more easily: npx pulumi config set gpuZonalRedundancy false"] : []),
+        );
+    }
+    if (memoryBytes !== undefined && memoryBytes !== -1) {
+        const neededGiB = needs.memoryGiB * needs.maxInstances;
+        const grantedGiB = memoryBytes / 1024 ** 3;
+        if (grantedGiB < neededGiB) {
+            problems.push(
+                `Cloud Run memory quota ${SERVICE}/${MEMORY_QUOTA_ID} in ${needs.region} is ${grantedGiB} GiB; ${needs.maxInstances} instance(s) x ${needs.memoryGiB} GiB need ${neededGiB} GiB.`,
+                `  request it: gcloud beta quotas preferences create --service=${SERVICE} --quota-id=${MEMORY_QUOTA_ID} --preferred-value=${neededGiB * 1024 ** 3} --dimensions=region=${needs.region} --project=${needs.project} --email=<you@example.com>`,
+            );
+        }
+    }
+    return problems;
+}
+
+/**
+ * Reads the region's Cloud Run GPU (and memory) quota through the Cloud Quotas API after the
+ * APIs are enabled, and fails the update with the quota id, what is granted, what is needed and
+ * the request command when it is too small. Depend on `report` to start only when it is enough:
+ * the image build does, so a short quota costs seconds, not a 20-minute build.
+ */
+export class GpuQuotaCheck extends pulumi.ComponentResource {
+    readonly report: pulumi.Output<QuotaReport>;
+
+    constructor(name: string, args: GpuQuotaCheckArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("vllm-cloudrun:quota:GpuQuotaCheck", name, {}, opts);
+        const gpu = GPU_TYPES[args.gpuType];
+        const gpuQuotaId = args.zonalRedundancy ? gpu.quotaIds.zonal : gpu.quotaIds.nonZonal;
+
+        // The Cloud Quotas API needs a quota project, which user credentials (gcloud auth
+        // application-default login) do not carry: bill the calls to the stack's project.
+        const provider = new gcp.Provider(
+            `${name}-provider`,
+            {
+                project: args.project,
+                userProjectOverride: true,
+                billingProject: args.project,
+                credentials: args.auth?.credentials,
+                accessToken: args.auth?.accessToken,
+                impersonateServiceAccount: args.auth?.impersonateServiceAccount,
+            },
+            { parent: this },
+        );
+        const invokeOpts = { parent: this, provider, dependsOn: opts?.dependsOn };
+        const parent = `projects/${args.project}`;
+        const gpuInfo = gcp.cloudquota.getSQuotaInfoOutput({ parent, service: SERVICE, quotaId: gpuQuotaId }, invokeOpts);
+        const memInfo = gcp.cloudquota.getSQuotaInfoOutput({ parent, service: SERVICE, quotaId: MEMORY_QUOTA_ID }, invokeOpts);
+
+        this.report = pulumi.all([gpuInfo, memInfo]).apply(([g, m]) => {
+            const gpuGranted = grantedIn(g, args.region);
+            const memBytes = grantedIn(m, args.region);
+            const problems = quotaProblems(args, gpuGranted, memBytes);
+            if (problems.length > 0) {
+                throw new pulumi.RunError(`Not enough quota for this stack; nothing was built:\n${problems.join("\n")}`);
+            }
+            return {
+                gpuQuotaId,
+                gpuGranted: gpuGranted ?? 0,
+                gpuNeeded: args.maxInstances,
+                memoryGrantedGiB: memBytes === undefined ? undefined : memBytes / 1024 ** 3,
+                memoryNeededGiB: args.memoryGiB * args.maxInstances,
+            };
+        });
+        this.registerOutputs({ report: this.report });
+    }
+}

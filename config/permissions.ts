@@ -1,0 +1,84 @@
+// What the person (or CI account) running `pulumi up` must be allowed to do, and a check of it
+// before anything is created: Resource Manager's testIamPermissions on the project returns the
+// subset of the listed permissions the caller holds.
+// Roles and their permissions: https://cloud.google.com/iam/docs/roles-permissions (read 2026-11).
+import { GoogleAuth } from "google-auth-library";
+
+export interface DeployerRole {
+    role: string;
+    why: string;
+    /** Permissions this stack uses that the role grants (a subset of the role). */
+    permissions: string[];
+}
+
+/** The smallest set of predefined roles a non-Owner deployer needs, one per thing the stack does. */
+export const DEPLOYER_ROLES: readonly DeployerRole[] = [
+    { role: "roles/serviceusage.serviceUsageAdmin", why: "enable the APIs; bill API calls to the project", permissions: ["serviceusage.services.enable", "serviceusage.services.get", "serviceusage.services.use"] },
+    { role: "roles/iam.serviceAccountAdmin", why: "create the runtime and build service accounts", permissions: ["iam.serviceAccounts.create", "iam.serviceAccounts.get", "iam.serviceAccounts.update", "iam.serviceAccounts.delete"] },
+    { role: "roles/iam.serviceAccountUser", why: "run the build and the service as those accounts (actAs)", permissions: ["iam.serviceAccounts.actAs"] },
+    { role: "roles/resourcemanager.projectIamAdmin", why: "grant the build account roles/logging.logWriter on the project", permissions: ["resourcemanager.projects.getIamPolicy", "resourcemanager.projects.setIamPolicy"] },
+    { role: "roles/secretmanager.admin", why: "store the token (and API key) and grant access to the one account that reads each", permissions: ["secretmanager.secrets.create", "secretmanager.secrets.get", "secretmanager.secrets.update", "secretmanager.secrets.delete", "secretmanager.secrets.getIamPolicy", "secretmanager.secrets.setIamPolicy", "secretmanager.versions.add", "secretmanager.versions.get", "secretmanager.versions.access", "secretmanager.versions.destroy"] },
+    { role: "roles/artifactregistry.admin", why: "create the image and Docker Hub cache repositories and grant the build account on them", permissions: ["artifactregistry.repositories.create", "artifactregistry.repositories.get", "artifactregistry.repositories.update", "artifactregistry.repositories.delete", "artifactregistry.repositories.getIamPolicy", "artifactregistry.repositories.setIamPolicy", "artifactregistry.dockerimages.get"] },
+    { role: "roles/storage.admin", why: "create the staging (and weights) buckets, grant on them, upload the build source", permissions: ["storage.buckets.create", "storage.buckets.get", "storage.buckets.update", "storage.buckets.delete", "storage.buckets.getIamPolicy", "storage.buckets.setIamPolicy", "storage.objects.create", "storage.objects.get", "storage.objects.list", "storage.objects.delete"] },
+    { role: "roles/cloudbuild.builds.editor", why: "submit, follow and cancel the image build", permissions: ["cloudbuild.builds.create", "cloudbuild.builds.get", "cloudbuild.builds.list", "cloudbuild.builds.update"] },
+    { role: "roles/logging.viewer", why: "read the build's log when it fails (builds log to Cloud Logging only)", permissions: ["logging.logEntries.list"] },
+    { role: "roles/run.admin", why: "deploy the service and grant its invokers", permissions: ["run.services.create", "run.services.get", "run.services.update", "run.services.delete", "run.services.getIamPolicy", "run.services.setIamPolicy", "run.operations.get"] },
+    { role: "roles/cloudquotas.viewer", why: "read the region's GPU and memory quota before the build", permissions: ["cloudquotas.quotas.get"] },
+];
+
+/** Every permission the stack needs, in role order. */
+export const DEPLOYER_PERMISSIONS: readonly string[] = DEPLOYER_ROLES.flatMap((r) => r.permissions);
+
+export interface PostResponse {
+    status: number;
+    data: unknown;
+}
+/** An authorized POST to a Google API with the caller's credentials; injectable for tests. */
+export type GooglePost = (url: string, body: unknown) => Promise<PostResponse>;
+
+/** Thrown when no Google credentials could be found or used. */
+export class CredentialsError extends Error {}
+
+/** google-auth-library's Application Default Credentials (what the Google provider uses too). */
+export function adcPost(auth = new GoogleAuth({ scopes: ["https://www.googleapis.com/auth/cloud-platform"] })): GooglePost {
+    return async (url, body) => {
+        let client;
+        try {
+            client = await auth.getClient();
+        } catch (e) {
+            throw new CredentialsError(e instanceof Error ? e.message.split("\n")[0] : "no credentials");
+        }
+        const r = await client.request({ url, method: "POST", data: body, validateStatus: () => true });
+        return { status: r.status, data: r.data };
+    };
+}
+
+export type PermissionCheck =
+    | { kind: "ok" }
+    | { kind: "missing"; permissions: string[]; roles: DeployerRole[] }
+    | { kind: "no-credentials"; reason: string }
+    | { kind: "no-project-access"; status: number }
+    | { kind: "unchecked"; reason: string };
+
+/** Which of the stack's permissions the caller lacks on the project, and the roles that grant them. */
+export async function checkDeployerPermissions(project: string, post: GooglePost): Promise<PermissionCheck> {
+    let r: PostResponse;
+    try {
+        r = await post(`https://cloudresourcemanager.googleapis.com/v1/projects/${project}:testIamPermissions`, { permissions: DEPLOYER_PERMISSIONS });
+    } catch (e) {
+        if (e instanceof CredentialsError) return { kind: "no-credentials", reason: e.message };
+        // Never echo the error object: it may carry request headers.
+        return { kind: "unchecked", reason: "network error" };
+    }
+    if (r.status === 403 || r.status === 404) return { kind: "no-project-access", status: r.status };
+    if (r.status !== 200) return { kind: "unchecked", reason: `HTTP ${r.status}` };
+    const held = new Set((r.data as { permissions?: string[] } | undefined)?.permissions ?? []);
+    const missing = DEPLOYER_PERMISSIONS.filter((p) => !held.has(p));
+    if (missing.length === 0) return { kind: "ok" };
+    return { kind: "missing", permissions: missing, roles: DEPLOYER_ROLES.filter((role) => role.permissions.some((p) => missing.includes(p))) };
+}
+
+/** One `gcloud projects add-iam-policy-binding` line per role. */
+export function grantCommands(project: string, roles: readonly DeployerRole[], member = "user:<you@example.com>"): string[] {
+    return roles.map((r) => `gcloud projects add-iam-policy-binding ${project} --member=${member} --role=${r.role} --condition=None`);
+}
