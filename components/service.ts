@@ -166,7 +166,9 @@ export class LlmService extends pulumi.ComponentResource {
                             ...(args.weightsBucket === undefined ? {} : { volumeMounts: [{ name: "weights", mountPath: WEIGHTS_MOUNT_PATH }] }),
                             ports: { name: "http1", containerPort: VLLM_PORT },
                             envs: [
-                                { name: "HF_HUB_OFFLINE", value: "1" },
+                                // Baked weights only: a local path (weights: gcs) needs no hub, and vLLM may refuse
+                                // one when HF_HUB_OFFLINE=1 (https://github.com/vllm-project/vllm/issues/23684).
+                                ...(args.weightsBucket === undefined ? [{ name: "HF_HUB_OFFLINE", value: "1" }] : []),
                                 // vLLM reads VLLM_API_KEY like --api-key, without putting it on a command line.
                                 ...(args.apiKeySecret === undefined
                                     ? []

@@ -1,7 +1,9 @@
 // Helpers for tests that need a real Docker engine. CI (.ci/run) starts a private dockerd
 // and sets DOCKER_HOST and DOCKER_CLI; elsewhere these tests skip with the reason.
 import { spawnSync, SpawnSyncReturns } from "child_process";
+import * as crypto from "crypto";
 import * as fs from "fs";
+import { it, TestContext } from "node:test";
 import * as os from "os";
 import * as path from "path";
 
@@ -10,9 +12,17 @@ export const DOCKER = process.env.DOCKER_CLI ?? "docker";
 
 /** Why Docker tests cannot run here, or undefined when they can. */
 export function dockerUnavailable(): string | undefined {
+    // Docker >= 23 clients hand `docker build` to the buildx plugin when DOCKER_BUILDKIT=1 and
+    // fail without it (docker/cli cmd/docker/builder.go, buildxMissingError); `--help` shows
+    // that without an engine or a build.
+    const b = spawnSync(DOCKER, ["build", "--help"], { encoding: "utf8", env: { ...process.env, DOCKER_BUILDKIT: "1" } });
+    if (b.error) return `no Docker CLI (${DOCKER}): ${b.error.message}`;
+    if (b.status !== 0) {
+        const why = `${b.stderr}${b.stdout}`.trim().split("\n")[0];
+        return `${DOCKER} cannot build with BuildKit (${why}); set DOCKER_CLI=/usr/bin/docker (Debian's docker.io client builds with BuildKit without buildx) or install the buildx plugin`;
+    }
     const v = spawnSync(DOCKER, ["version", "--format", "{{.Server.Version}}"], { encoding: "utf8" });
-    if (v.error) return `no Docker CLI (${DOCKER}): ${v.error.message}`;
-    if (v.status !== 0) return `no Docker engine reachable (DOCKER_HOST=${process.env.DOCKER_HOST ?? "unset"}): ${v.stderr.trim()}`;
+    if (v.status !== 0) return `no Docker engine reachable (DOCKER_HOST=${process.env.DOCKER_HOST ?? "unset"}): ${v.error?.message ?? v.stderr.trim()}`;
     if (busyboxPath() === undefined) return "no static busybox for the stand-in base image (apt-get install busybox-static)";
     return undefined;
 }
@@ -20,6 +30,18 @@ export function dockerUnavailable(): string | undefined {
 /** In CI a missing tool fails the run; elsewhere the suite is skipped with the reason. */
 export function skipUnlessAvailable(reason: string | undefined): string | false {
     return reason !== undefined && process.env.CI !== "true" ? reason : false;
+}
+
+/**
+ * `it` for tests that need a tool: each one is skipped with the reason when the tool is missing
+ * (outside CI, see skipUnlessAvailable). Skip the tests, not their describe(): node:test's summary
+ * counts skipped tests only, so a skipped suite reports "skipped 0".
+ */
+export function itUnlessUnavailable(reason: string | undefined): (name: string, fn: (t: TestContext) => void | Promise<void>) => void {
+    const skip = skipUnlessAvailable(reason);
+    return (name, fn) => {
+        it(name, { skip }, fn);
+    };
 }
 
 export function busyboxPath(): string | undefined {
@@ -57,6 +79,9 @@ export function buildStandInBase(tag: string): void {
         const fixtures = path.join(__dirname, "fixtures", "standin");
         for (const f of fs.readdirSync(fixtures)) fs.copyFileSync(path.join(fixtures, f), path.join(ctx, f));
         fs.copyFileSync(busyboxPath() as string, path.join(ctx, "busybox"));
+        // The one script the stand-in's python3 agrees to run.
+        const script = fs.readFileSync(path.join(__dirname, "..", "docker", "download_weights.py"));
+        fs.writeFileSync(path.join(ctx, "download_weights.sha256"), crypto.createHash("sha256").update(script).digest("hex"));
         dockerOk(["build", "--network", "none", "--progress=plain", "-t", tag, ctx]);
     } finally {
         fs.rmSync(ctx, { recursive: true, force: true });

@@ -141,6 +141,13 @@ describe("LlmService with weights: gcs", () => {
         assert.deepEqual(c.args.slice(0, 3), ["/weights", "--served-model-name", DEFAULTS.model]);
         assert.ok(!c.args.includes("--revision"));
     });
+
+    it("does not set HF_HUB_OFFLINE: vLLM may refuse a local path with it (vllm#23684)", async () => {
+        const r = await runProgram({ config: { weights: "gcs" } });
+        assert.equal(r.error, undefined);
+        const envs = (containerOf(r).envs ?? []) as { name: string }[];
+        assert.deepEqual(envs.filter((e) => /OFFLINE/.test(e.name)), []);
+    });
 });
 
 describe("startupProbeFor", () => {
