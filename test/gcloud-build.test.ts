@@ -1,7 +1,8 @@
-// The exact build command and docker/cloudbuild.yaml the program produces, checked by the
-// real Google Cloud CLI. With an empty CLOUDSDK_CONFIG and no account, gcloud parses every
-// flag and the build config first and only then stops at "no active account"; any wrong
-// flag, value or config field fails earlier with a different message.
+// The exact `gcloud builds submit` argv deploy/cloud-build.ts runs for the environment the
+// program gives the build Command, and docker/cloudbuild.yaml, checked by the real Google Cloud
+// CLI. With an empty CLOUDSDK_CONFIG and no account, gcloud parses every flag and the build
+// config first and only then stops at "no active account"; any wrong flag, value or config
+// field fails earlier with a different message.
 import { before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import { spawnSync } from "child_process";
@@ -9,7 +10,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { BUILD_COMMAND, DOCKER_DIR } from "../components/image-build";
+import { DOCKER_DIR } from "../components/image-build";
+import { missingEnv, submitArgs, substitutions } from "../deploy/cloud-build";
 import { FAKE_TOKEN, one, ROOT, runProgram } from "./harness";
 import { skipUnlessAvailable } from "./docker";
 
@@ -27,12 +29,14 @@ interface Result {
     output: string;
 }
 
-/** Runs the build command as the Command resource would, with an empty gcloud config. */
-function runBuildCommand(script: string, environment: Record<string, string>): Result {
+/**
+ * Runs gcloud with the script's submit argv, as the Command resource would (in the program
+ * directory, no shell), with an empty gcloud config.
+ */
+function runSubmit(args: string[], environment: Record<string, string>): Result {
     const config = fs.mkdtempSync(path.join(os.tmpdir(), "gcloud-config-"));
     try {
-        // The Command provider runs in the program directory.
-        const r = spawnSync("/bin/sh", ["-c", script], {
+        const r = spawnSync("gcloud", args, {
             cwd: ROOT,
             encoding: "utf8",
             timeout: 120_000,
@@ -54,18 +58,24 @@ interface CloudBuildConfig {
 const CONFIGS = { image: "cloudbuild.yaml", gcs: "cloudbuild-gcs.yaml" } as const;
 type Mode = keyof typeof CONFIGS;
 
+/** The build Command's environment (its `create` command runs deploy/cloud-build.ts with it). */
 async function buildEnvironment(mode: Mode): Promise<Record<string, string>> {
     const r = await runProgram({ config: { weights: mode } });
     const build = one(r, "command:local:Command", "vllm-cloudrun-dev-build");
-    assert.equal(build.inputs.create, BUILD_COMMAND);
-    return build.inputs.environment as Record<string, string>;
+    const environment = build.inputs.environment as Record<string, string>;
+    // Everything the script needs is set, and the token is not among it.
+    assert.deepEqual(missingEnv(environment), []);
+    assert.ok(!JSON.stringify(environment).includes(FAKE_TOKEN));
+    return environment;
 }
 
-/** The substitution keys the command passes, expanded by a real shell as the Command would. */
+/** The substitution keys the script passes in --substitutions for that environment. */
 function passedSubstitutions(environment: Record<string, string>): string[] {
-    const template = /--substitutions="([^"]+)"/.exec(BUILD_COMMAND)?.[1] ?? "";
-    const r = spawnSync("/bin/sh", ["-c", `printf '%s' "${template}"`], { encoding: "utf8", env: { PATH: process.env.PATH, ...environment } });
-    return r.stdout.split(",").map((kv) => kv.split("=")[0]).sort();
+    const flag = submitArgs(environment).find((a) => a.startsWith("--substitutions="));
+    assert.ok(flag, "a --substitutions flag");
+    const keys = flag.slice("--substitutions=".length).split(",").map((kv) => kv.split("=")[0]).sort();
+    assert.deepEqual(keys, Object.keys(substitutions(environment)).sort());
+    return keys;
 }
 
 describe("gcloud builds submit, as the program runs it", { skip: skipUnlessAvailable(unavailable) }, () => {
@@ -79,7 +89,7 @@ describe("gcloud builds submit, as the program runs it", { skip: skipUnlessAvail
     });
 
     it("parses every flag and the build config, stopping only for credentials", () => {
-        const r = runBuildCommand(BUILD_COMMAND, environment);
+        const r = runSubmit(submitArgs(environment), environment);
         assert.notEqual(r.status, 0);
         assert.ok(r.output.includes(NO_ACCOUNT), r.output);
         assert.ok(!r.output.includes(FAKE_TOKEN));
@@ -87,19 +97,22 @@ describe("gcloud builds submit, as the program runs it", { skip: skipUnlessAvail
 
     it("does the same for the weights: gcs build", () => {
         assert.equal(gcsEnvironment.BUILD_CONFIG, "cloudbuild-gcs.yaml");
-        const r = runBuildCommand(BUILD_COMMAND, gcsEnvironment);
+        const r = runSubmit(submitArgs(gcsEnvironment), gcsEnvironment);
         assert.ok(r.output.includes(NO_ACCOUNT), r.output);
     });
 
     it("tells a misspelt flag apart", () => {
-        const r = runBuildCommand(BUILD_COMMAND.replace("--machine-type=", "--machine-typ="), environment);
+        const args = submitArgs(environment);
+        assert.equal(args.filter((a) => a.startsWith("--machine-type=")).length, 1);
+        const r = runSubmit(args.map((a) => a.replace("--machine-type=", "--machine-typ=")), environment);
         assert.notEqual(r.status, 0);
         assert.ok(!r.output.includes(NO_ACCOUNT));
         assert.match(r.output, /unrecognized arguments: --machine-typ=/);
     });
 
     it("tells a wrong value apart", () => {
-        const r = runBuildCommand(BUILD_COMMAND, { ...environment, MACHINE_TYPE: "e2-huge" });
+        const wrong = { ...environment, MACHINE_TYPE: "e2-huge" };
+        const r = runSubmit(submitArgs(wrong), wrong);
         assert.ok(!r.output.includes(NO_ACCOUNT));
         assert.match(r.output, /argument --machine-type: Invalid choice: 'e2-huge'/);
     });
@@ -109,7 +122,8 @@ describe("gcloud builds submit, as the program runs it", { skip: skipUnlessAvail
         try {
             for (const f of fs.readdirSync(DOCKER_DIR)) fs.copyFileSync(path.join(DOCKER_DIR, f), path.join(dir, f));
             fs.appendFileSync(path.join(dir, "cloudbuild.yaml"), "\nmachineTyp: E2_HIGHCPU_8\n");
-            const r = runBuildCommand(BUILD_COMMAND, { ...environment, SOURCE_DIR: dir });
+            const elsewhere = { ...environment, SOURCE_DIR: dir };
+            const r = runSubmit(submitArgs(elsewhere), elsewhere);
             assert.ok(!r.output.includes(NO_ACCOUNT));
             assert.match(r.output, /as build config: \.machineTyp: unused/);
         } finally {
@@ -173,6 +187,11 @@ describe("docker/cloudbuild.yaml step", () => {
         const config = YAML.parse(fs.readFileSync(path.join(DOCKER_DIR, CONFIGS.image), "utf8")) as CloudBuildConfig;
         assert.ok(config.steps[0].args.includes("--secret=id=hf_token,env=HF_TOKEN"));
         assert.deepEqual(config.steps[0].env, ["DOCKER_BUILDKIT=1"]);
-        assert.match(BUILD_COMMAND, /--service-account="projects\/\$PROJECT\/serviceAccounts\/\$BUILD_SERVICE_ACCOUNT"/);
+    });
+
+    it("runs the build as the build service account", async () => {
+        const environment = await buildEnvironment("image");
+        assert.ok(submitArgs(environment).includes(`--service-account=projects/${environment.PROJECT}/serviceAccounts/${environment.BUILD_SERVICE_ACCOUNT}`));
+        assert.match(environment.BUILD_SERVICE_ACCOUNT, /@my-proj\.iam\.gserviceaccount\.com$/);
     });
 });

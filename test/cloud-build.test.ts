@@ -1,0 +1,488 @@
+// deploy/cloud-build.ts, the CLI the ImageBuild Command runs: its pure parts, then the CLI itself
+// against test/fixtures/fake-gcloud/gcloud (first on PATH) in every scenario, then the argv it
+// builds through the real Google Cloud CLI, which must accept every flag (it stops only at "no
+// active account" with an empty config), and which the fake must reject exactly as it does.
+import { describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import { spawn, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as YAML from "yaml";
+import {
+    Build,
+    buildLogFilter,
+    cancelArgs,
+    commandLine,
+    currentStep,
+    describeArgs,
+    failedStep,
+    formatDuration,
+    fullLogArgs,
+    gcloudHint,
+    logReadArgs,
+    missingEnv,
+    parseBuild,
+    parseLogEntries,
+    progressLine,
+    redact,
+    REQUIRED_ENV,
+    settings,
+    stepLabel,
+    submitArgs,
+    UsageError,
+} from "../deploy/cloud-build";
+import { ROOT } from "./harness";
+import { skipUnlessAvailable } from "./docker";
+
+const FAKE_DIR = path.join(__dirname, "fixtures", "fake-gcloud");
+const PLANTED_TOKEN = "hf_FAKEtokenFAKEtokenFAKEtoken123456";
+const NO_ACCOUNT = "You do not currently have an active account selected";
+
+/** What the ImageBuild Command sets, for weights: gcs (three steps). */
+const ENV: Record<string, string> = {
+    SOURCE_DIR: "docker",
+    PROJECT: "my-proj",
+    REGION: "us-central1",
+    BUILD_CONFIG: "cloudbuild-gcs.yaml",
+    BASE_IMAGE: "vllm/vllm-openai:v0.10.2",
+    MODEL: "google/gemma-3-1b-it",
+    MODEL_REVISION: "dcc83ea841ab6100d6b47a070329e1ba4cf78752",
+    IMAGE: "us-central1-docker.pkg.dev/my-proj/vllm-cloudrun-dev/vllm:0123456789abcdef",
+    HF_TOKEN_VERSION: "projects/123456789/secrets/vllm-cloudrun-dev-hf-token/versions/1",
+    WEIGHTS_BUCKET: "my-proj-vllm-cloudrun-dev-weights",
+    BUILD_SERVICE_ACCOUNT: "vllm-dev-build@my-proj.iam.gserviceaccount.com",
+    STAGING_BUCKET: "my-proj-vllm-cloudrun-dev-staging",
+    MACHINE_TYPE: "e2-highcpu-8",
+    DISK_SIZE_GB: "200",
+    TIMEOUT_SECONDS: "5400",
+    CLOUDSDK_CORE_DISABLE_PROMPTS: "1",
+};
+const IMAGE_ENV: Record<string, string> = { ...ENV, BUILD_CONFIG: "cloudbuild.yaml" };
+delete IMAGE_ENV.WEIGHTS_BUCKET;
+
+/** Step ids of a build config, read from docker/ so the tests follow edits to it. */
+function stepIds(config: string): string[] {
+    return (YAML.parse(fs.readFileSync(path.join(ROOT, "docker", config), "utf8")) as { steps: { id: string }[] }).steps.map((s) => s.id);
+}
+
+describe("cloud-build: argv, parsing and formatting", () => {
+    it("submits exactly the former BUILD_COMMAND, plus --async --format=json", () => {
+        assert.deepEqual(submitArgs(ENV), [
+            "builds",
+            "submit",
+            "docker",
+            "--project=my-proj",
+            "--region=us-central1",
+            "--config=docker/cloudbuild-gcs.yaml",
+            "--substitutions=_BASE_IMAGE=vllm/vllm-openai:v0.10.2,_MODEL=google/gemma-3-1b-it,_MODEL_REVISION=dcc83ea841ab6100d6b47a070329e1ba4cf78752," +
+                "_IMAGE=us-central1-docker.pkg.dev/my-proj/vllm-cloudrun-dev/vllm:0123456789abcdef,_HF_TOKEN_VERSION=projects/123456789/secrets/vllm-cloudrun-dev-hf-token/versions/1," +
+                "_WEIGHTS_BUCKET=my-proj-vllm-cloudrun-dev-weights",
+            "--service-account=projects/my-proj/serviceAccounts/vllm-dev-build@my-proj.iam.gserviceaccount.com",
+            "--gcs-source-staging-dir=gs://my-proj-vllm-cloudrun-dev-staging/source",
+            "--machine-type=e2-highcpu-8",
+            "--disk-size=200",
+            "--timeout=5400s",
+            "--async",
+            "--format=json",
+        ]);
+        const image = submitArgs(IMAGE_ENV);
+        assert.ok(image.includes("--config=docker/cloudbuild.yaml"));
+        assert.ok(!image.some((a) => a.includes("_WEIGHTS_BUCKET")), "no _WEIGHTS_BUCKET without WEIGHTS_BUCKET");
+        assert.ok(!submitArgs({ ...IMAGE_ENV, WEIGHTS_BUCKET: "" }).some((a) => a.includes("_WEIGHTS_BUCKET")), "an empty WEIGHTS_BUCKET is unset, as ${WEIGHTS_BUCKET:+…} was");
+    });
+
+    it("names every missing or empty variable in one error", () => {
+        const env = { ...ENV, PROJECT: "", IMAGE: undefined, MODEL: "  " };
+        assert.deepEqual(missingEnv(env), ["PROJECT", "MODEL", "IMAGE"]);
+        assert.throws(() => submitArgs(env), (e: unknown) => e instanceof UsageError && /PROJECT, MODEL, IMAGE$/.test(e.message));
+        assert.deepEqual(missingEnv({}), [...REQUIRED_ENV]);
+    });
+
+    it("rejects malformed numbers and comma-carrying substitution values", () => {
+        assert.throws(() => settings({ ...ENV, TIMEOUT_SECONDS: "90m" }), /TIMEOUT_SECONDS must be a positive whole number of seconds; got "90m"/);
+        assert.throws(() => settings({ ...ENV, BUILD_POLL_SECONDS: "0" }), /BUILD_POLL_SECONDS/);
+        assert.throws(() => settings({ ...ENV, MODEL: "a,b" }), /must not contain a comma.*_MODEL/);
+        assert.equal(settings(ENV).pollSeconds, 20);
+        assert.equal(settings({ ...ENV, BUILD_POLL_SECONDS: "0.5" }).pollSeconds, 0.5);
+        assert.equal(settings({ ...ENV, BUILD_DEADLINE_MARGIN_SECONDS: "0" }).deadlineMarginSeconds, 0);
+    });
+
+    it("redacts Hugging Face tokens, bearer credentials and OAuth access tokens", () => {
+        assert.equal(redact(`token ${PLANTED_TOKEN}.`), "token hf_[REDACTED].");
+        assert.equal(redact("Authorization: Bearer abc.DEF-123/+="), "Authorization: Bearer [REDACTED]");
+        assert.equal(redact("bearer  eyJhbGciOi.x.y"), "Bearer [REDACTED]");
+        assert.equal(redact("ya29.a0AfH6SMBx-y_z"), "ya29.[REDACTED]");
+        // Not tokens: short hf_ names, the word Bearer alone at the end.
+        assert.equal(redact("hf_transfer hf_short123"), "hf_transfer hf_short123");
+    });
+
+    it("builds the log filter gcloud itself uses, narrowed to the step's label", () => {
+        const build = { id: "b-1", createTime: "2025-06-20T10:00:00.123456Z" };
+        assert.equal(stepLabel(1, "download-weights"), 'Step #1 - "download-weights"');
+        assert.equal(stepLabel(0, undefined), "Step #0");
+        assert.equal(
+            buildLogFilter(build, "my-proj", stepLabel(1, "download-weights")),
+            'logName="projects/my-proj/logs/cloudbuild" AND resource.type="build" AND resource.labels.build_id="b-1" AND timestamp>="2025-06-20T10:00:00.123456Z" AND labels.build_step="Step #1 - \\"download-weights\\""',
+        );
+        assert.deepEqual(logReadArgs("F", "my-proj"), ["logging", "read", "F", "--project=my-proj", "--order=desc", "--limit=40", "--format=json"]);
+        const s = { project: "my-proj", region: "us-central1" };
+        assert.deepEqual(describeArgs("b-1", s), ["builds", "describe", "b-1", "--project=my-proj", "--region=us-central1", "--format=json"]);
+        assert.deepEqual(cancelArgs("b-1", s), ["builds", "cancel", "b-1", "--project=my-proj", "--region=us-central1"]);
+        assert.equal(commandLine(fullLogArgs("b-1", s)), "gcloud builds log b-1 --project=my-proj --region=us-central1");
+        assert.equal(commandLine(["logging", "read", 'a="b c"']), `gcloud logging read 'a="b c"'`);
+    });
+
+    it("finds the running and the failed step, and prints one compact line", () => {
+        const build: Build = {
+            id: "b-1",
+            status: "WORKING",
+            steps: [{ id: "build", status: "SUCCESS" }, { id: "download-weights", status: "WORKING" }, { id: "upload-weights", status: "QUEUED" }],
+        };
+        assert.equal(currentStep(build)?.name, "download-weights");
+        assert.equal(progressLine(build, 754_000), "Cloud Build b-1: WORKING | step 2/3 download-weights: WORKING | 12m34s elapsed");
+        assert.equal(progressLine({ id: "b-1", status: "QUEUED", steps: [{ id: "build" }] }, 5_000), "Cloud Build b-1: QUEUED | waiting for a worker | 5s elapsed");
+        const failed: Build = { ...build, status: "FAILURE", steps: [{ id: "build", status: "SUCCESS" }, { id: "download-weights", status: "FAILURE", exitCode: 1 }, { status: "QUEUED" }] };
+        assert.deepEqual(failedStep(failed), { index: 1, name: "download-weights", label: 'Step #1 - "download-weights"', status: "FAILURE", exitCode: 1 });
+        assert.equal(failedStep({ id: "b", status: "FAILURE", steps: [{ id: "build", status: "SUCCESS" }] }), undefined);
+        assert.equal(formatDuration(3_723_000), "1h02m03s");
+    });
+
+    it("parses what gcloud prints, and refuses what it does not", () => {
+        assert.equal(parseBuild('{\n  "id": "x",\n  "status": "QUEUED"\n}\n').status, "QUEUED");
+        assert.throws(() => parseBuild("Created [x]."), /not print a Build resource/);
+        assert.throws(() => parseBuild("[]"), /not a Build resource/);
+        assert.deepEqual(parseLogEntries('[\n  {\n    "textPayload": "second"\n  },\n  {\n    "textPayload": "first"\n  }\n]\n'), ["first", "second"]);
+        assert.deepEqual(parseLogEntries("[]\n"), []);
+    });
+
+    it("adds a one-line hint to gcloud's own errors", () => {
+        const s = { project: "my-proj" };
+        assert.match(gcloudHint(`ERROR: (gcloud.builds.submit) ${NO_ACCOUNT}.`, s) ?? "", /gcloud auth login/);
+        assert.match(gcloudHint("ERROR: (gcloud.builds.submit) PERMISSION_DENIED: Cloud Build API has not been used in project 1 before or it is disabled.", s) ?? "", /gcloud services enable cloudbuild.googleapis.com --project=my-proj/);
+        assert.match(gcloudHint("ERROR: (gcloud.builds.submit) PERMISSION_DENIED: The caller does not have permission.", s) ?? "", /roles\/cloudbuild.builds.editor/);
+        assert.equal(gcloudHint("ERROR: (gcloud.builds.submit) something else", s), undefined);
+    });
+});
+
+interface ScriptRun {
+    code: number | null;
+    signal: NodeJS.Signals | null;
+    stdout: string;
+    stderr: string;
+    /** argv of every gcloud call the fake received. */
+    calls: string[][];
+}
+
+interface RunOptions {
+    env?: Record<string, string | undefined>;
+    /** State directory of the fake; by default a fresh one, removed afterwards. */
+    state?: string;
+    /** Called with the output so far; may signal the child. */
+    onOutput?: (stdout: string, stderr: string, child: ReturnType<typeof spawn>) => void;
+}
+
+/** Runs the CLI as the Command does (node + ts-node, in the program directory) with the fake first on PATH. */
+function runScript(scenario: string, opts: RunOptions = {}): Promise<ScriptRun> {
+    fs.chmodSync(path.join(FAKE_DIR, "gcloud"), 0o755);
+    const state = opts.state ?? fs.mkdtempSync(path.join(os.tmpdir(), "fake-gcloud-"));
+    const env: Record<string, string> = {
+        PATH: `${FAKE_DIR}${path.delimiter}${process.env.PATH ?? "/usr/bin:/bin"}`,
+        HOME: state,
+        FAKE_GCLOUD_STATE: state,
+        FAKE_GCLOUD_SCENARIO: scenario,
+        BUILD_POLL_SECONDS: "0.05",
+        // As the Command sets it (type checking is the test suite's job, not the deploy's).
+        TS_NODE_TRANSPILE_ONLY: "true",
+        ...ENV,
+    };
+    for (const [k, v] of Object.entries(opts.env ?? {})) {
+        if (v === undefined) delete env[k];
+        else env[k] = v;
+    }
+    return new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, ["--require", "ts-node/register", "deploy/cloud-build.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
+        child.stdout.setEncoding("utf8").on("data", (d: string) => {
+            stdout += d;
+            opts.onOutput?.(stdout, stderr, child);
+        });
+        child.stderr.setEncoding("utf8").on("data", (d: string) => {
+            stderr += d;
+            opts.onOutput?.(stdout, stderr, child);
+        });
+        child.on("error", reject);
+        child.on("close", (code, signal) => {
+            clearTimeout(timer);
+            const log = path.join(state, "calls.jsonl");
+            const calls = fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { argv: string[] }).argv) : [];
+            if (opts.state === undefined) fs.rmSync(state, { recursive: true, force: true });
+            resolve({ code, signal, stdout, stderr, calls });
+        });
+    });
+}
+
+const buildIdOf = (r: ScriptRun) => /Cloud Build (\S+) submitted/.exec(r.stdout)?.[1] ?? assert.fail(`no build id in:\n${r.stdout}\n${r.stderr}`);
+const wholeLogCommand = (id: string) => `Whole log:   gcloud builds log ${id} --project=my-proj --region=us-central1`;
+const consoleUrl = (id: string) => `https://console.cloud.google.com/cloud-build/builds;region=us-central1/${id}?project=123456789012`;
+
+describe("cloud-build against a fake gcloud", () => {
+    const gcsSteps = stepIds("cloudbuild-gcs.yaml");
+
+    it("success: submits once, shows each step with the console URL, prints the pushed digest, exits 0", async () => {
+        const r = await runScript("success");
+        assert.equal(r.code, 0, r.stderr);
+        const id = buildIdOf(r);
+        assert.deepEqual(r.calls[0], submitArgs(ENV));
+        assert.ok(r.calls.slice(1).every((c) => c.join(" ") === describeArgs(id, { project: "my-proj", region: "us-central1" }).join(" ")), JSON.stringify(r.calls));
+        const lines = r.stdout.trim().split("\n");
+        assert.equal(lines[0], `Cloud Build ${id} submitted (QUEUED). Console log: ${consoleUrl(id)}`);
+        gcsSteps.forEach((step, i) => assert.ok(lines.some((l) => l.startsWith(`Cloud Build ${id}: WORKING | step ${i + 1}/${gcsSteps.length} ${step}: WORKING | `)), `${step} in\n${r.stdout}`));
+        // One line per change: the fake reports each step twice.
+        assert.equal(lines.filter((l) => l.includes(`${gcsSteps[0]}: WORKING`)).length, 1);
+        assert.match(r.stdout, new RegExp(`Cloud Build ${id}: SUCCESS after \\S+\\.\\nPushed ${ENV.IMAGE.replace(/[.]/g, "\\.")}@sha256:[0-9a-f]{64}\\n$`));
+        // gcloud's own submit messages come through.
+        assert.match(r.stderr, /^Creating temporary archive of \d+ file\(s\)/m);
+        assert.ok(r.stderr.includes(`Logs are available at [ ${consoleUrl(id)} ].`));
+    });
+
+    it("failure: names the failed step, prints its last 40 lines redacted, the URL and the whole-log command", async () => {
+        const r = await runScript("failure", { env: { FAKE_GCLOUD_FAIL_STEP: "download-weights" } });
+        assert.equal(r.code, 1);
+        const id = buildIdOf(r);
+        const index = gcsSteps.indexOf("download-weights");
+        assert.ok(r.stderr.includes(`Cloud Build ${id}: FAILURE after `), r.stderr);
+        assert.ok(r.stderr.includes(`step ${index + 1}/${gcsSteps.length} "download-weights" ended FAILURE (exit code 1).`), r.stderr);
+        assert.ok(r.stderr.includes(`Build step failure: build step ${index} `), r.stderr);
+        const excerpt = /---- last 40 log lines of step "download-weights" ----\n([\s\S]*?)\n---- end of excerpt ----/.exec(r.stderr)?.[1];
+        assert.ok(excerpt, r.stderr);
+        assert.equal(excerpt.split("\n").length, 40);
+        assert.match(excerpt, /LAST-LINE-MARKER of download-weights: exiting with status 1$/);
+        assert.ok(!r.stderr.includes("EARLY-LINE-MARKER"), "only the last 40 lines");
+        assert.ok(!excerpt.includes("build output line"), "only the failed step's lines");
+        // The planted token and bearer credential are redacted in everything printed.
+        assert.ok(!`${r.stdout}${r.stderr}`.includes(PLANTED_TOKEN));
+        assert.ok(excerpt.includes("401 Client Error for token hf_[REDACTED]"));
+        assert.ok(excerpt.includes("> Authorization: Bearer [REDACTED]"));
+        assert.ok(!`${r.stdout}${r.stderr}`.includes("ya29.a0FAKE"));
+        assert.ok(r.stderr.includes(`Console log: ${consoleUrl(id)}`));
+        assert.ok(r.stderr.includes(wholeLogCommand(id)));
+        // The log was read with the step's label.
+        const reads = r.calls.filter((c) => c[0] === "logging");
+        assert.equal(reads.length, 1);
+        assert.match(reads[0][2], /AND labels\.build_step="Step #1 - \\"download-weights\\""$/);
+    });
+
+    it("timeout: reports the TIMEOUT status, the step it stopped in, its lines and how to raise the timeout", async () => {
+        const r = await runScript("timeout", { env: { ...IMAGE_ENV, WEIGHTS_BUCKET: undefined } });
+        assert.equal(r.code, 1);
+        const id = buildIdOf(r);
+        assert.ok(r.stderr.includes(`Cloud Build ${id}: TIMEOUT after `), r.stderr);
+        assert.ok(r.stderr.includes(`step 1/1 "build" ended TIMEOUT.`), r.stderr);
+        assert.ok(r.stderr.includes("npx pulumi config set buildTimeoutMinutes"));
+        assert.match(r.stderr, /---- last 40 log lines of step "build" ----[\s\S]*LAST-LINE-MARKER of build/);
+        assert.ok(!r.stderr.includes(PLANTED_TOKEN));
+        assert.ok(r.stderr.includes(wholeLogCommand(id)));
+    });
+
+    it("logs not readable: still names the step, gives the role, the URL and the command, and does not crash", async () => {
+        const r = await runScript("logs-denied");
+        assert.equal(r.code, 1);
+        const id = buildIdOf(r);
+        assert.ok(r.stderr.includes(`"${gcsSteps[gcsSteps.length - 1]}" ended FAILURE`), r.stderr);
+        assert.ok(r.stderr.includes("Could not read the log from Cloud Logging: permission denied. Reading it needs roles/logging.viewer (logging.logEntries.list) on project my-proj."));
+        assert.ok(r.stderr.includes("ERROR: (gcloud.logging.read) PERMISSION_DENIED: Permission 'logging.logEntries.list' denied"));
+        assert.ok(r.stderr.includes(`Console log: ${consoleUrl(id)}`));
+        assert.ok(r.stderr.includes(wholeLogCommand(id)));
+        assert.ok(!/TypeError|\n\s+at /.test(r.stderr), r.stderr);
+    });
+
+    it("no active account: passes gcloud's error through with a login hint, and stops", async () => {
+        const r = await runScript("no-account");
+        assert.equal(r.code, 1);
+        assert.ok(r.stderr.includes(`ERROR: (gcloud.builds.submit) ${NO_ACCOUNT}.`), r.stderr);
+        assert.match(r.stderr, /Hint: log gcloud in with `gcloud auth login`/);
+        assert.equal(r.calls.length, 1);
+        assert.equal(r.stdout, "");
+    });
+
+    it("API disabled: passes the error through with the enable command", async () => {
+        const r = await runScript("api-disabled");
+        assert.equal(r.code, 1);
+        assert.match(r.stderr, /ERROR: \(gcloud\.builds\.submit\) PERMISSION_DENIED: Cloud Build API has not been used in project/);
+        assert.ok(r.stderr.includes("Hint: enable the API (`gcloud services enable cloudbuild.googleapis.com --project=my-proj`)"));
+    });
+
+    it("missing environment: exits 2 naming the variables, without calling gcloud", async () => {
+        const r = await runScript("success", { env: { PROJECT: undefined, HF_TOKEN_VERSION: "", STAGING_BUCKET: undefined } });
+        assert.equal(r.code, 2);
+        assert.equal(r.stderr, "cloud-build: missing or empty environment variable(s): PROJECT, HF_TOKEN_VERSION, STAGING_BUCKET\n");
+        assert.deepEqual(r.calls, []);
+    });
+
+    it("SIGTERM (pulumi cancelled): cancels the cloud build, then exits", async () => {
+        let sent = false;
+        const r = await runScript("stuck", {
+            onOutput: (stdout, _stderr, child) => {
+                if (!sent && /: WORKING \| step 1\//.test(stdout)) {
+                    sent = true;
+                    child.kill("SIGTERM");
+                }
+            },
+        });
+        assert.ok(sent, r.stdout);
+        const id = buildIdOf(r);
+        assert.equal(r.code, 143);
+        assert.deepEqual(r.calls[r.calls.length - 1], cancelArgs(id, { project: "my-proj", region: "us-central1" }));
+        assert.ok(r.stderr.includes(`Received SIGTERM: cancelling Cloud Build ${id}.`));
+        assert.ok(r.stderr.includes(`Cancelled [https://cloudbuild.googleapis.com/v1/projects/my-proj/locations/us-central1/builds/${id}].`));
+    });
+
+    it("SIGINT while submitting: waits for the build id, cancels that build, then exits", async () => {
+        let sent = false;
+        const r = await runScript("stuck", {
+            env: { FAKE_GCLOUD_SUBMIT_DELAY_MS: "1500" },
+            onOutput: (_stdout, stderr, child) => {
+                if (!sent && stderr.includes("Uploading tarball of [docker]")) {
+                    sent = true;
+                    child.kill("SIGINT");
+                }
+            },
+        });
+        assert.ok(sent, r.stderr);
+        const id = buildIdOf(r);
+        assert.equal(r.code, 130);
+        assert.ok(r.stderr.includes("Received SIGINT: waiting for the submission to return the build id, to cancel the build."), r.stderr);
+        assert.deepEqual(r.calls.map((c) => c[1]), ["submit", "cancel"]);
+        assert.deepEqual(r.calls[1], cancelArgs(id, { project: "my-proj", region: "us-central1" }));
+    });
+
+    it("SIGINT then SIGKILL (Pulumi kills the Command when it cancels): the cancellation still completes", async () => {
+        const state = fs.mkdtempSync(path.join(os.tmpdir(), "fake-gcloud-"));
+        try {
+            let sent: "" | "SIGINT" | "SIGKILL" = "";
+            const r = await runScript("stuck", {
+                state,
+                env: { FAKE_GCLOUD_CANCEL_DELAY_MS: "1500" },
+                onOutput: (stdout, stderr, child) => {
+                    if (sent === "" && /: WORKING \| step 1\//.test(stdout)) {
+                        sent = "SIGINT";
+                        child.kill("SIGINT");
+                    } else if (sent === "SIGINT" && stderr.includes("Received SIGINT: cancelling")) {
+                        sent = "SIGKILL";
+                        child.kill("SIGKILL");
+                    }
+                },
+            });
+            assert.equal(r.signal, "SIGKILL");
+            const cancelledBuild = () => (JSON.parse(fs.readFileSync(path.join(state, "build.json"), "utf8")) as { cancelled: boolean }).cancelled;
+            for (let i = 0; i < 100 && !cancelledBuild(); i++) await new Promise((res) => setTimeout(res, 100));
+            assert.ok(cancelledBuild(), "the detached gcloud builds cancel finished after the CLI was killed");
+        } finally {
+            fs.rmSync(state, { recursive: true, force: true });
+        }
+    });
+
+    it("local deadline: a build still running past its timeout plus the margin is reported, cancelled, and fails", async () => {
+        const r = await runScript("stuck", { env: { TIMEOUT_SECONDS: "1", BUILD_DEADLINE_MARGIN_SECONDS: "0" } });
+        assert.equal(r.code, 1);
+        const id = buildIdOf(r);
+        assert.match(r.stderr, new RegExp(`Cloud Build ${id} is still WORKING after \\S+, past its 1s timeout plus 0s; cancelling it\\.`));
+        assert.ok(r.stderr.includes(`Console log: ${consoleUrl(id)}`));
+        assert.deepEqual(r.calls[r.calls.length - 1], cancelArgs(id, { project: "my-proj", region: "us-central1" }));
+    });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The real CLI: it accepts every argv the script runs or prints, and the fake rejects bad ones
+// with the same error and exit code.
+
+function realGcloudUnavailable(): string | undefined {
+    const r = spawnSync("gcloud", ["version"], { encoding: "utf8" });
+    return r.error || r.status !== 0 ? "the Google Cloud CLI is not installed (apt-get install google-cloud-cli)" : undefined;
+}
+const unavailable = realGcloudUnavailable();
+
+interface CliRun {
+    status: number;
+    stderr: string;
+}
+
+/** The real gcloud (from PATH, not the fake) with an empty config and HOME, in the program directory. */
+function realGcloud(args: string[]): CliRun {
+    const config = fs.mkdtempSync(path.join(os.tmpdir(), "gcloud-config-"));
+    try {
+        const r = spawnSync("gcloud", args, {
+            cwd: ROOT,
+            encoding: "utf8",
+            timeout: 120_000,
+            env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: config, CLOUDSDK_CONFIG: config, CLOUDSDK_CORE_DISABLE_PROMPTS: "1" },
+        });
+        return { status: r.status ?? -1, stderr: r.stderr };
+    } finally {
+        fs.rmSync(config, { recursive: true, force: true });
+    }
+}
+
+function fakeGcloud(args: string[], scenario = "no-account"): CliRun {
+    const state = fs.mkdtempSync(path.join(os.tmpdir(), "fake-gcloud-"));
+    try {
+        const r = spawnSync(process.execPath, [path.join(FAKE_DIR, "gcloud"), ...args], { cwd: ROOT, encoding: "utf8", env: { PATH: process.env.PATH, FAKE_GCLOUD_STATE: state, FAKE_GCLOUD_SCENARIO: scenario } });
+        return { status: r.status ?? -1, stderr: r.stderr };
+    } finally {
+        fs.rmSync(state, { recursive: true, force: true });
+    }
+}
+
+describe("the real gcloud accepts the script's argv; the fake is as strict", { skip: skipUnlessAvailable(unavailable) }, () => {
+    const s = { project: "my-proj", region: "us-central1" };
+    const id = "0f1e2d3c-4b5a-6978-8091-a2b3c4d5e6f7";
+    const build = { id, createTime: "2025-06-20T10:00:00.123456Z" };
+    const good: [string, string[]][] = [
+        ["submit (image)", submitArgs(IMAGE_ENV)],
+        ["submit (gcs)", submitArgs(ENV)],
+        ["describe", describeArgs(id, s)],
+        ["cancel", cancelArgs(id, s)],
+        ["logging read", logReadArgs(buildLogFilter(build, "my-proj", stepLabel(1, "download-weights")), "my-proj")],
+        ["builds log (printed for people)", fullLogArgs(id, s)],
+    ];
+    for (const [name, args] of good) {
+        it(`${name}: parses every flag and stops only for credentials`, () => {
+            const real = realGcloud(args);
+            assert.equal(real.status, 1, real.stderr);
+            assert.ok(real.stderr.includes(NO_ACCOUNT), real.stderr);
+            if (name.startsWith("builds log")) return; // the script only prints this one
+            const fake = fakeGcloud(args);
+            assert.equal(fake.stderr, real.stderr, "the fake's no-account error is the real one");
+            assert.equal(fake.status, real.status);
+        });
+    }
+
+    const submit = submitArgs(IMAGE_ENV);
+    const bad: [string, string[], RegExp][] = [
+        ["a misspelt flag", submit.map((a) => a.replace("--machine-type=", "--machine-typ=")), /unrecognized arguments: --machine-typ=e2-highcpu-8/],
+        ["a wrong machine type", submit.map((a) => (a.startsWith("--machine-type=") ? "--machine-type=e2-huge" : a)), /argument --machine-type: Invalid choice: 'e2-huge'/],
+        ["a disk below 100GB", submit.map((a) => (a.startsWith("--disk-size=") ? "--disk-size=50" : a)), /argument --disk-size: value must be greater than or equal to 100GB; received: 50/],
+        ["a flag describe does not have", [...describeArgs(id, s), "--stream"], /unrecognized arguments: --stream/],
+        ["describe without a build", ["builds", "describe", "--project=my-proj", "--region=us-central1"], /argument BUILD: Must be specified/],
+        ["a bad --order", ["logging", "read", "x", "--project=my-proj", "--order=newest"], /argument --order: Invalid choice: 'newest'/],
+        ["--limit=0", ["logging", "read", "x", "--project=my-proj", "--limit=0"], /argument --limit: Value must be greater than or equal to 1; received: 0/],
+        ["a config that does not exist", submit.map((a) => (a.startsWith("--config=") ? "--config=docker/nope.yaml" : a)), /Unable to read file \[docker\/nope\.yaml\]/],
+    ];
+    for (const [name, args, expected] of bad) {
+        it(`${name}: fails before credentials, the same way in the fake`, () => {
+            const real = realGcloud(args);
+            assert.notEqual(real.status, 0);
+            assert.ok(!real.stderr.includes(NO_ACCOUNT), real.stderr);
+            assert.match(real.stderr, expected);
+            const fake = fakeGcloud(args);
+            // The fake knows only the flags the script uses, so it makes no "did you mean" guess
+            // (calliope/parser_extensions.py _Suggest picks one from all of gcloud's flags).
+            const withoutSuggestion = real.stderr.split("\n")[0].replace(/ \(did you mean '[^']*'\?\)/, "");
+            assert.equal(fake.stderr.split("\n")[0], withoutSuggestion);
+            assert.equal(fake.status, real.status);
+        });
+    }
+});
