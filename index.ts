@@ -75,7 +75,7 @@ export = async () => {
         buildServiceAccountEmail: identities.build.email,
         tokenSecretVersion: token.versionName,
         grants: [identities, token, registry],
-        checks: quota ? [quota.report] : [],
+        checks: quota ? [quota.passed] : [],
         baseImage: s.vllmImage,
         baseImagePull: baseImage.pullRef,
         baseImageDigest: baseImage.digest,

@@ -39,6 +39,8 @@ export function grantedIn(info: QuotaInfo, region: string): number | undefined {
 }
 
 export interface QuotaReport {
+    /** Empty when the quota is enough; otherwise the lines of the error message. */
+    problems: string[];
     gpuQuotaId: string;
     gpuGranted: number;
     gpuNeeded: number;
@@ -86,12 +88,15 @@ export function quotaProblems(needs: QuotaNeeds, gpuGranted: number | undefined,
 
 /**
  * Reads the region's Cloud Run GPU (and memory) quota through the Cloud Quotas API after the
- * APIs are enabled, and fails the update with the quota id, what is granted, what is needed and
- * the request command when it is too small. Depend on `report` to start only when it is enough:
- * the image build does, so a short quota costs seconds, not a 20-minute build.
+ * APIs are enabled. `passed` fails the update with the quota id, what is granted, what is needed
+ * and the request command when the quota is too small: the image build waits for it, so a short
+ * quota costs seconds, not a 20-minute build.
  */
 export class GpuQuotaCheck extends pulumi.ComponentResource {
+    /** What was read and needed (never fails; safe to export). */
     readonly report: pulumi.Output<QuotaReport>;
+    /** Resolves when the quota is enough; otherwise rejects with the whole message. Gate on it. */
+    readonly passed: pulumi.Output<true>;
 
     constructor(name: string, args: GpuQuotaCheckArgs, opts?: pulumi.ComponentResourceOptions) {
         super("vllm-cloudrun:quota:GpuQuotaCheck", name, {}, opts);
@@ -120,17 +125,18 @@ export class GpuQuotaCheck extends pulumi.ComponentResource {
         this.report = pulumi.all([gpuInfo, memInfo]).apply(([g, m]) => {
             const gpuGranted = grantedIn(g, args.region);
             const memBytes = grantedIn(m, args.region);
-            const problems = quotaProblems(args, gpuGranted, memBytes);
-            if (problems.length > 0) {
-                throw new pulumi.RunError(`Not enough quota for this stack; nothing was built:\n${problems.join("\n")}`);
-            }
             return {
+                problems: quotaProblems(args, gpuGranted, memBytes),
                 gpuQuotaId,
                 gpuGranted: gpuGranted ?? 0,
                 gpuNeeded: args.maxInstances,
                 memoryGrantedGiB: memBytes === undefined ? undefined : memBytes / 1024 ** 3,
                 memoryNeededGiB: args.memoryGiB * args.maxInstances,
             };
+        });
+        this.passed = this.report.apply((r) => {
+            if (r.problems.length > 0) throw new pulumi.RunError(`Not enough quota for this stack; nothing was built:\n${r.problems.join("\n")}`);
+            return true as const;
         });
         this.registerOutputs({ report: this.report });
     }

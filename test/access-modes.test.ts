@@ -12,6 +12,11 @@ const INVOKER = "gcp:cloudrunv2/serviceIamMember:ServiceIamMember";
 const SERVICE = "gcp:cloudrunv2/service:Service";
 
 
+/** The version number the mock engine gave the API key's secret version. */
+function keyVersion(r: RunResult): string {
+    return String(one(r, "gcp:secretmanager/secretVersion:SecretVersion", "vllm-cloudrun-dev-api-key-version").state?.version);
+}
+
 function envsOf(r: RunResult): { name: string; value?: string; valueSource?: unknown }[] {
     return (one(r, SERVICE).inputs.template as { containers: { envs: { name: string; value?: string; valueSource?: unknown }[] }[] }).containers[0].envs;
 }
@@ -57,7 +62,7 @@ describe("IAM plus API key", () => {
         ]);
         assert.deepEqual(envsOf(r), [
             { name: "HF_HUB_OFFLINE", value: "1" },
-            { name: "VLLM_API_KEY", valueSource: { secretKeyRef: { secret: "vllm-cloudrun-dev-api-key", version: "1" } } },
+            { name: "VLLM_API_KEY", valueSource: { secretKeyRef: { secret: "vllm-cloudrun-dev-api-key", version: keyVersion(r) } } },
         ]);
         // vLLM checks its key on /v1/* only; the baked middleware guards the rest (/invocations!).
         assert.deepEqual(argsOf(r).slice(-2), ["--middleware", "vllm_cloudrun_auth.RequireApiKey"]);
@@ -77,7 +82,7 @@ describe("IAM plus API key", () => {
         assert.ok(!plain.error.message.includes(API_KEY));
         const short = await runProgram({ secretConfig: { apiKey: "abc" } });
         assert.ok(isConfigError(short.error));
-        assert.match(short.error.problems[0].allowed, /at least 16 characters/);
+        assert.match(short.error.problems[0].allowed, /16 to 4096 printable ASCII characters/);
     });
 });
 

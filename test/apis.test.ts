@@ -44,13 +44,16 @@ describe("ProjectApis", () => {
         assert.deepEqual(components.map((c) => c.type).sort(), [
             "vllm-cloudrun:apis:ProjectApis",
             "vllm-cloudrun:identities:ServiceIdentities",
+            "vllm-cloudrun:image:BaseImage",
             "vllm-cloudrun:image:ImageBuild",
             "vllm-cloudrun:registry:ImageRegistry",
             "vllm-cloudrun:secret:TokenSecret",
             "vllm-cloudrun:service:LlmService",
         ]);
         for (const c of components) {
-            if (c.type === "vllm-cloudrun:apis:ProjectApis") continue;
+            assert.equal(c.parent, undefined, `${c.type} is top-level`);
+            // BaseImage only asks Docker Hub for a digest: no Google API involved.
+            if (c.type === "vllm-cloudrun:apis:ProjectApis" || c.type === "vllm-cloudrun:image:BaseImage") continue;
             assert.ok(c.dependsOn.includes(APIS), `${c.type} depends on the APIs`);
             assert.equal(c.parent, undefined, `${c.type} is top-level`);
         }

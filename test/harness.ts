@@ -4,6 +4,7 @@ import { createHash } from "crypto";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import type { ConfigError } from "../config";
+import type { GooglePost } from "../config/permissions";
 
 export const ROOT = path.resolve(__dirname, "..");
 export const PROJECT = "vllm-cloudrun";
@@ -22,6 +23,8 @@ export interface Registered {
     type: string;
     name: string;
     inputs: Record<string, unknown>;
+    /** What the mock engine answered (inputs plus computed outputs). */
+    state?: Record<string, unknown>;
     custom: boolean;
     /** `type::name` of the parent, if any. */
     parent?: string;
@@ -59,6 +62,11 @@ export interface RunOptions {
     quota?: { gpu?: number; zonalGpu?: number; memoryGiB?: number; region?: string };
     /** What the fake Docker Hub answers for the base image's tag. Default: FAKE_BASE_DIGEST. */
     baseDigest?: string;
+    /**
+     * Stands in for Resource Manager in the preflight's permission check (with preflightChecks on):
+     * replaces config/permissions' adcPost, which the preflight calls for its default.
+     */
+    googlePost?: GooglePost;
 }
 
 /** The harness reloads config/ for every run, so compare by name, not by class identity. */
@@ -111,6 +119,22 @@ function key(r: pulumi.Resource | undefined): string | undefined {
 /** Runs index.ts once with the given config and returns everything it registered. */
 export async function runProgram(opts: RunOptions = {}): Promise<RunResult> {
     const result: RunResult = { resources: [], outputs: {}, secretOutputs: new Set(), invokes: [] };
+    // Like Pulumi's Node.js runtime, an unhandled rejection (a check that throws inside an Output,
+    // and every registration waiting on it) fails the program: record the first one as its error.
+    const testRunnerListeners = process.listeners("unhandledRejection");
+    process.removeAllListeners("unhandledRejection");
+    const rejections: unknown[] = [];
+    const onRejection = (e: unknown) => rejections.push(e);
+    process.on("unhandledRejection", onRejection);
+    try {
+        return await runProgramInner(opts, result, rejections);
+    } finally {
+        process.off("unhandledRejection", onRejection);
+        for (const l of testRunnerListeners) process.on("unhandledRejection", l);
+    }
+}
+
+async function runProgramInner(opts: RunOptions, result: RunResult, rejections: unknown[]): Promise<RunResult> {
     const stack = opts.stack ?? "dev";
 
     const config: Record<string, string> = {};
@@ -133,10 +157,11 @@ export async function runProgram(opts: RunOptions = {}): Promise<RunResult> {
     await pulumi.runtime.setMocks(
         {
             newResource(args: pulumi.runtime.MockResourceArgs) {
+                const state = { ...args.inputs, ...computedState(args.type, args.name, args.inputs) };
                 const rec = result.resources.find((x) => x.type === args.type && x.name === args.name);
-                if (rec) rec.inputs = args.inputs;
-                else result.resources.push({ type: args.type, name: args.name, inputs: args.inputs, custom: args.custom ?? true, dependsOn: [] });
-                return { id: `${args.name}-id`, state: { ...args.inputs, ...computedState(args.type, args.name, args.inputs) } };
+                if (rec) Object.assign(rec, { inputs: args.inputs, state });
+                else result.resources.push({ type: args.type, name: args.name, inputs: args.inputs, state, custom: args.custom ?? true, dependsOn: [] });
+                return { id: `${args.name}-id`, state };
             },
             call(args: pulumi.runtime.MockCallArgs) {
                 result.invokes.push({ token: args.token, inputs: args.inputs });
@@ -182,6 +207,11 @@ export async function runProgram(opts: RunOptions = {}): Promise<RunResult> {
         for (const id of Object.keys(require.cache)) {
             if (id.startsWith(ROOT) && !id.includes(`${path.sep}node_modules${path.sep}`) && !id.includes(`${path.sep}test${path.sep}`)) delete require.cache[id];
         }
+        if (opts.googlePost !== undefined) {
+            const permissions = require(path.join(ROOT, "config", "permissions.ts")) as { adcPost: () => GooglePost };
+            const post = opts.googlePost;
+            permissions.adcPost = () => post;
+        }
         // Like Pulumi's runtime: a module exporting a function is called and awaited.
         try {
             const mod: unknown = require(path.join(ROOT, "index.ts"));
@@ -193,13 +223,20 @@ export async function runProgram(opts: RunOptions = {}): Promise<RunResult> {
     });
     for (const [name, value] of Object.entries(exported)) {
         if (pulumi.Output.isInstance(value)) {
-            result.outputs[name] = await new Promise((resolve) => value.apply(resolve));
+            // A check that throws inside an Output (the quota gate) fails the update like this.
+            try {
+                result.outputs[name] = await (value as unknown as { promise(): Promise<unknown> }).promise();
+            } catch (e) {
+                result.error ??= e as Error;
+                continue;
+            }
             if (await pulumi.isSecret(value)) result.secretOutputs.add(name);
         } else {
             result.outputs[name] = value;
         }
     }
-    await settle(result);
+    await settle(result, rejections);
+    if (rejections.length > 0) result.error ??= rejections[0] as Error;
     return result;
 }
 
@@ -220,12 +257,12 @@ function quotaInfo(quotaId: string, q: RunOptions["quota"] = {}): Record<string,
 }
 
 /** Waits until no new resources register and their inputs have arrived. */
-async function settle(result: RunResult): Promise<void> {
+async function settle(result: RunResult, rejections: unknown[]): Promise<void> {
     let stable = 0;
     let last = -1;
     while (stable < 5) {
         await new Promise((r) => setTimeout(r, 20));
-        const n = result.resources.length + result.invokes.length;
+        const n = result.resources.length + result.invokes.length + rejections.length;
         stable = n === last ? stable + 1 : 0;
         last = n;
     }

@@ -24,9 +24,10 @@ describe("ServiceIdentities", () => {
         assert.equal(projectGrants[0].inputs.project, "my-proj");
     });
 
-    it("grants exactly four roles, all to the build account, and never owner, editor or public access", () => {
+    it("grants exactly five roles, all to the build account and each on one resource but the log writer, never owner, editor or public access", () => {
         const grants = r.resources.filter((x) => typeof x.inputs.role === "string");
         assert.deepEqual(grants.map((g) => [g.type, g.inputs.role, g.inputs.member]).sort(), [
+            ["gcp:artifactregistry/repositoryIamMember:RepositoryIamMember", "roles/artifactregistry.reader", BUILD],
             ["gcp:artifactregistry/repositoryIamMember:RepositoryIamMember", "roles/artifactregistry.writer", BUILD],
             ["gcp:projects/iAMMember:IAMMember", "roles/logging.logWriter", BUILD],
             ["gcp:secretmanager/secretIamMember:SecretIamMember", "roles/secretmanager.secretAccessor", BUILD],

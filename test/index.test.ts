@@ -1,7 +1,7 @@
 import { before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import { snippets } from "../client/snippets";
-import { FAKE_DIGEST, FAKE_TOKEN, plainStrings, runProgram, RunResult } from "./harness";
+import { FAKE_BASE_DIGEST, FAKE_DIGEST, FAKE_TOKEN, plainStrings, runProgram, RunResult } from "./harness";
 
 describe("the program", () => {
     let r: RunResult;
@@ -15,7 +15,7 @@ describe("the program", () => {
         assert.deepEqual(counts, {
             "pulumi:pulumi:Stack": 1,
             "vllm-cloudrun:apis:ProjectApis": 1,
-            "gcp:projects/service:Service": 8,
+            "gcp:projects/service:Service": 9,
             "command:local:Command": 3,
             "vllm-cloudrun:identities:ServiceIdentities": 1,
             "gcp:serviceaccount/account:Account": 2,
@@ -25,8 +25,9 @@ describe("the program", () => {
             "gcp:secretmanager/secretVersion:SecretVersion": 1,
             "gcp:secretmanager/secretIamMember:SecretIamMember": 1,
             "vllm-cloudrun:registry:ImageRegistry": 1,
-            "gcp:artifactregistry/repository:Repository": 1,
-            "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": 1,
+            "gcp:artifactregistry/repository:Repository": 2,
+            "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": 2,
+            "vllm-cloudrun:image:BaseImage": 1,
             "vllm-cloudrun:image:ImageBuild": 1,
             "gcp:storage/bucket:Bucket": 1,
             "gcp:storage/bucketIAMMember:BucketIAMMember": 1,
@@ -40,6 +41,7 @@ describe("the program", () => {
             serviceUrl: "https://vllm-cloudrun-dev-abc123-uc.a.run.app",
             serviceName: "vllm-cloudrun-dev",
             image: `us-central1-docker.pkg.dev/my-proj/vllm-cloudrun-dev/vllm@${FAKE_DIGEST}`,
+            baseImage: `us-central1-docker.pkg.dev/my-proj/vllm-cloudrun-dev-dockerhub/vllm/vllm-openai@${FAKE_BASE_DIGEST}`,
             model: "google/gemma-3-1b-it",
             servedModelName: "google/gemma-3-1b-it",
             region: "us-central1",
@@ -94,6 +96,7 @@ describe("the program", () => {
     it("labels what it creates with the app and stack", () => {
         const labelled = r.resources.filter((x) => x.inputs.labels !== undefined);
         assert.deepEqual(labelled.map((x) => x.type).sort(), [
+            "gcp:artifactregistry/repository:Repository",
             "gcp:artifactregistry/repository:Repository",
             "gcp:cloudrunv2/service:Service",
             "gcp:secretmanager/secret:Secret",

@@ -109,7 +109,7 @@ describe("gated-model access check", () => {
         const err = await runPreflight(settings(), { network: true, http: fakeHub(404).http, googlePost: allGranted }).catch((e: unknown) => e);
         assert.ok(isConfigError(err));
         assert.equal(err.problems[0].key, "modelRevision");
-        assert.equal(err.problems[0].fix, "pulumi config set modelRevision <commit-sha>");
+        assert.equal(err.problems[0].fix, "npx pulumi config set modelRevision <commit-sha>");
     });
 
     it("turns a timeout into a warning and goes on, without echoing the token", async () => {
@@ -125,7 +125,7 @@ describe("gated-model access check", () => {
         const hub = fakeHub(200, config, 494_000_000);
         const err = await runPreflight(settings({ model: "someone/small-model" }), { network: true, http: hub.http, googlePost: allGranted }).catch((e: unknown) => e);
         assert.ok(isConfigError(err), "maxModelLen 8192 exceeds the model's 4096");
-        assert.deepEqual(err.problems.map((p) => [p.key, p.fix]), [["maxModelLen", "pulumi config set maxModelLen 4096"]]);
+        assert.deepEqual(err.problems.map((p) => [p.key, p.fix]), [["maxModelLen", "npx pulumi config set maxModelLen 4096"]]);
         const ok = await runPreflight(settings({ model: "someone/small-model", maxModelLen: 4096 }), { network: true, http: hub.http, googlePost: allGranted });
         assert.equal(ok.memory?.verdict, "fits");
         assert.equal(ok.memory?.weightsGiB, 0.92);
@@ -155,7 +155,7 @@ describe("preflight in the program", () => {
     it("a context the KV cache cannot hold suggests the largest that fits", async () => {
         const r = await runProgram({ config: { model: "mistralai/Mistral-7B-Instruct-v0.3", maxModelLen: 32768, gpuMemoryUtilization: "0.8" } });
         assert.ok(isConfigError(r.error));
-        assert.deepEqual(r.error.problems.map((p) => [p.key, p.fix]), [["maxModelLen", "pulumi config set maxModelLen 19456"]]);
+        assert.deepEqual(r.error.problems.map((p) => [p.key, p.fix]), [["maxModelLen", "npx pulumi config set maxModelLen 19456"]]);
         assert.deepEqual(r.resources.filter((x) => x.type !== "pulumi:pulumi:Stack"), []);
     });
 
@@ -165,17 +165,27 @@ describe("preflight in the program", () => {
         assert.match(r.error.problems[0].allowed, /supports at most 32768 tokens/);
     });
 
-    it("a token without access to the gated model stops `up` before any resource (fetch injected)", async () => {
+    it("a token without access to the gated model, and no Google credentials, stop `up` before any resource (fetch injected)", async () => {
         const seen: string[] = [];
         globalThis.fetch = ((url: string) => {
             seen.push(url);
             return Promise.resolve(new Response("Access to model google/gemma-3-1b-it is restricted", { status: 403 }));
         }) as typeof fetch;
-        const r = await runProgram({ config: { preflightChecks: true } });
-        assert.deepEqual(seen, [`https://huggingface.co/google/gemma-3-1b-it/resolve/${DEFAULTS.modelRevision}/config.json`]);
-        assert.ok(isConfigError(r.error));
-        assert.equal(r.error.problems[0].key, "hfToken");
-        assert.deepEqual(r.resources.filter((x) => x.type !== "pulumi:pulumi:Stack"), []);
+        // The permission check uses google-auth-library's ADC, as the Google provider does; a
+        // credentials file that is not there is the same first mistake as never logging in.
+        const saved = process.env.GOOGLE_APPLICATION_CREDENTIALS;
+        process.env.GOOGLE_APPLICATION_CREDENTIALS = "/nonexistent/adc.json";
+        try {
+            const r = await runProgram({ config: { preflightChecks: true } });
+            assert.deepEqual(seen, [`https://huggingface.co/google/gemma-3-1b-it/resolve/${DEFAULTS.modelRevision}/config.json`]);
+            assert.ok(isConfigError(r.error));
+            assert.deepEqual(r.error.problems.map((p) => p.key), ["Google credentials", "hfToken"]);
+            assert.match(r.error.problems[0].fix, /^gcloud auth application-default login/);
+            assert.deepEqual(r.resources.filter((x) => x.type !== "pulumi:pulumi:Stack"), []);
+        } finally {
+            if (saved === undefined) delete process.env.GOOGLE_APPLICATION_CREDENTIALS;
+            else process.env.GOOGLE_APPLICATION_CREDENTIALS = saved;
+        }
     });
 
     it("a token stored in plain text is refused", async () => {
