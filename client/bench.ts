@@ -6,8 +6,9 @@
 // request count.
 import * as fs from "fs";
 import * as path from "path";
+import { parseArgs } from "util";
 import OpenAI from "openai";
-import { Connection, connectionFromStack, createClient, IdTokenSource, stackOutputs } from "./index";
+import { Connection, connectionFromOutputs, createClient, credentialErrorOf, defaultIdTokens, describeError, IdTokenSource, stackOutputs } from "./index";
 
 export interface BenchOptions {
     /** Concurrent streams per step. Default: 1, 4, 16, 64. */
@@ -41,6 +42,8 @@ export interface RequestSample {
     outputTokens: number;
     startMs: number;
     endMs: number;
+    /** What went wrong, for a failed request. */
+    error?: string;
 }
 
 export interface LevelResult {
@@ -48,6 +51,9 @@ export interface LevelResult {
     requests: number;
     ok: number;
     errors: Record<string, number>;
+    /** The first failure's message, when there were errors. */
+    firstError?: string;
+    /** NaN (null in JSON) when no request succeeded. */
     ttftMs: { p50: number; p95: number };
     itlMs: { p50: number; p95: number };
     /** All streams together: output tokens / wall time of the level. */
@@ -111,7 +117,11 @@ async function oneRequest(client: OpenAI, model: string, prompt: string, maxToke
         if (sample.outputTokens === 0) sample.outputTokens = chunks;
         sample.ok = sample.ttftMs !== undefined;
     } catch (e) {
+        // Without credentials every further request fails the same way: stop the run.
+        const credential = credentialErrorOf(e);
+        if (credential) throw credential;
         sample.status = e instanceof OpenAI.APIError && typeof e.status === "number" ? e.status : undefined;
+        sample.error = describeError(e);
     }
     sample.endMs = performance.now();
     return sample;
@@ -129,11 +139,13 @@ export function summarize(concurrency: number, samples: RequestSample[], wallMs:
     const perStream = ok
         .map((s) => (s.outputTokens - 1) / ((s.endMs - s.startMs - (s.ttftMs ?? 0)) / 1000))
         .filter((v) => Number.isFinite(v) && v > 0);
+    const firstError = samples.find((s) => !s.ok)?.error;
     return {
         concurrency,
         requests: samples.length,
         ok: ok.length,
         errors,
+        ...(firstError === undefined ? {} : { firstError }),
         ttftMs: { p50: round(percentile(ok.map((s) => s.ttftMs ?? 0), 50)), p95: round(percentile(ok.map((s) => s.ttftMs ?? 0), 95)) },
         itlMs: { p50: round(percentile(ok.flatMap((s) => s.itlMs), 50), 2), p95: round(percentile(ok.flatMap((s) => s.itlMs), 95), 2) },
         tokensPerSecond: round(tokensPerSecond),
@@ -150,12 +162,16 @@ export async function bench(conn: Connection, opts: BenchOptions = {}): Promise<
     const maxMs = (opts.maxSeconds ?? 600) * 1000;
     const maxRequests = opts.maxRequests ?? 1000;
     const progress = opts.progress ?? ((l: string) => process.stderr.write(`\r${l}\x1b[K`));
+    // One token up front: without credentials the run stops here, before any request is sent.
+    const ids = opts.ids ?? defaultIdTokens(conn.url);
+    await ids.token();
     // No retries: a 429 or 503 is a measurement, not something to hide.
-    const client = createClient(conn, { ids: opts.ids, fetch: opts.fetch, maxRetries: 0 });
+    const client = createClient(conn, { ids, fetch: opts.fetch, maxRetries: 0 });
     const t0 = performance.now();
     const out: BenchResult = { url: conn.url, model: conn.model, startedAt: new Date().toISOString(), maxTokens, levels: [], ceilingTokensPerSecond: opts.ceilingTokensPerSecond, truncated: false, elapsedSeconds: 0 };
     let sent = 0;
-    const budgetLeft = () => performance.now() - t0 < maxMs && sent < maxRequests;
+    let stopped = false;
+    const budgetLeft = () => !stopped && performance.now() - t0 < maxMs && sent < maxRequests;
 
     if (opts.coldStart) {
         progress("cold start: first request, waiting for the first token…");
@@ -178,7 +194,13 @@ export async function bench(conn: Connection, opts: BenchOptions = {}): Promise<
             while (next < target && budgetLeft()) {
                 next++;
                 sent++;
-                samples.push(await oneRequest(client, conn.model, prompt, maxTokens));
+                try {
+                    samples.push(await oneRequest(client, conn.model, prompt, maxTokens));
+                } catch (e) {
+                    // A credential error: the other workers stop too.
+                    stopped = true;
+                    throw e;
+                }
                 const errs = samples.filter((s) => !s.ok).length;
                 progress(`concurrency ${concurrency}: ${samples.length}/${target} requests, ${errs} errors, ${Math.round((performance.now() - t0) / 1000)} s elapsed`);
             }
@@ -187,18 +209,31 @@ export async function bench(conn: Connection, opts: BenchOptions = {}): Promise<
         if (samples.length < target) out.truncated = true;
         const level = summarize(concurrency, samples, performance.now() - levelStart, opts.instanceHourUsd);
         out.levels.push(level);
-        progress(`concurrency ${concurrency}: ${level.tokensPerSecond} tokens/s, TTFT p50 ${level.ttftMs.p50} ms\n`);
+        progress(level.ok > 0
+            ? `concurrency ${concurrency}: ${level.tokensPerSecond} tokens/s, TTFT p50 ${level.ttftMs.p50} ms\n`
+            : `concurrency ${concurrency}: no successful requests (${errorSummary(level.errors)})\n`);
     }
     out.elapsedSeconds = round((performance.now() - t0) / 1000);
     return out;
 }
 
+const errorSummary = (errors: Record<string, number>) => Object.entries(errors).map(([k, v]) => `${k}:${v}`).join(" ");
+
+/** True when requests were sent and none of them succeeded. */
+export function everyRequestFailed(r: BenchResult): boolean {
+    const sent = r.levels.reduce((n, l) => n + l.requests, 0);
+    return sent > 0 && r.levels.every((l) => l.ok === 0) && r.coldStartMs === undefined;
+}
+
+/** A number for the table: "-" where there is nothing to show (no successful request). */
+const cell = (n: number) => (Number.isFinite(n) ? String(n) : "-");
+
 /** A plain-text table of the results. */
 export function table(r: BenchResult): string {
     const head = ["streams", "ok/sent", "errors", "TTFT p50 ms", "TTFT p95 ms", "ITL p50 ms", "ITL p95 ms", "tok/s total", "tok/s/stream", "$/M tokens"];
     const rows = r.levels.map((l) => [
-        String(l.concurrency), `${l.ok}/${l.requests}`, Object.entries(l.errors).map(([k, v]) => `${k}:${v}`).join(" ") || "-",
-        String(l.ttftMs.p50), String(l.ttftMs.p95), String(l.itlMs.p50), String(l.itlMs.p95), String(l.tokensPerSecond), String(l.perStreamTokensPerSecond),
+        String(l.concurrency), `${l.ok}/${l.requests}`, errorSummary(l.errors) || "-",
+        cell(l.ttftMs.p50), cell(l.ttftMs.p95), cell(l.itlMs.p50), cell(l.itlMs.p95), String(l.tokensPerSecond), String(l.perStreamTokensPerSecond),
         l.usdPerMillionOutputTokens === undefined ? "-" : l.usdPerMillionOutputTokens.toFixed(3),
     ]);
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
@@ -207,6 +242,9 @@ export function table(r: BenchResult): string {
     if (r.coldStartMs !== undefined) lines.unshift(`cold start: ${r.coldStartMs} ms from first request to first token`);
     if (r.ceilingTokensPerSecond !== undefined && r.levels[0]?.concurrency === 1) {
         lines.push(`single stream: ${r.levels[0].perStreamTokensPerSecond} tok/s measured vs ~${r.ceilingTokensPerSecond} tok/s physical ceiling (GPU memory bandwidth / weight bytes)`);
+    }
+    for (const l of r.levels.filter((x) => x.ok === 0 && x.requests > 0)) {
+        lines.push(`concurrency ${l.concurrency}: no successful requests, so no latency or throughput (${errorSummary(l.errors)}${l.firstError ? `; first error: ${l.firstError}` : ""})`);
     }
     if (r.truncated) lines.push("stopped early at the time or request limit");
     return lines.join("\n");
@@ -221,7 +259,8 @@ export function chart(r: BenchResult): string {
     const maxTtft = Math.max(1, ...r.levels.map((l) => l.ttftMs.p95).filter(Number.isFinite));
     const yTok = (v: number) => H - m.b - (v / maxTok) * (H - m.t - m.b);
     const yTtft = (v: number) => H - m.b - (v / maxTtft) * (H - m.t - m.b);
-    const poly = (pts: [number, number][], color: string, dash = "") =>
+    // Levels without a successful request have no TTFT: leave their points out.
+    const poly = (all: [number, number][], color: string, dash = "", pts = all.filter(([, y]) => Number.isFinite(y))) =>
         `<polyline fill="none" stroke="${color}" stroke-width="2" ${dash ? `stroke-dasharray="${dash}"` : ""} points="${pts.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(" ")}"/>` +
         pts.map(([x, y]) => `<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="3" fill="${color}"/>`).join("");
     const tok = r.levels.map((l, i) => [xPos(i), yTok(l.tokensPerSecond)] as [number, number]);
@@ -259,33 +298,78 @@ export function writeResults(r: BenchResult, dir: string): { json: string; svg: 
     return { json: `${base}.json`, svg: `${base}.svg` };
 }
 
-function flag(argv: string[], name: string): string | undefined {
-    const i = argv.indexOf(name);
-    return i >= 0 ? argv[i + 1] : undefined;
+export const BENCH_USAGE = "usage: npm run bench -- [--stack NAME] [--levels 1,4,16,64] [--max-tokens 128] [--cold-start] [--max-seconds 600] [--max-requests 1000] [--out bench-results]";
+
+/** The run's options from the command line; throws (for the usage) on unknown flags and bad numbers. */
+export function parseBenchArgs(argv: string[]): { stack?: string; help: boolean; out: string; options: BenchOptions } {
+    const { values } = parseArgs({
+        args: argv,
+        options: {
+            stack: { type: "string" },
+            levels: { type: "string" },
+            "max-tokens": { type: "string" },
+            "max-seconds": { type: "string" },
+            "max-requests": { type: "string" },
+            "cold-start": { type: "boolean" },
+            out: { type: "string" },
+            help: { type: "boolean", short: "h" },
+        },
+        strict: true,
+        allowPositionals: false,
+    });
+    const positive = (name: string, text: string | undefined, fallback: number, integer = true): number => {
+        if (text === undefined) return fallback;
+        const n = Number(text);
+        if (!(n > 0) || !Number.isFinite(n) || (integer && !Number.isInteger(n))) throw new TypeError(`--${name} must be a positive ${integer ? "integer" : "number"}, not "${text}"`);
+        return n;
+    };
+    const levels = values.levels?.split(",").map((part) => positive("levels", part.trim(), 0));
+    return {
+        stack: values.stack,
+        help: values.help ?? false,
+        out: values.out ?? "bench-results",
+        options: {
+            levels,
+            maxTokens: positive("max-tokens", values["max-tokens"], 128),
+            maxSeconds: positive("max-seconds", values["max-seconds"], 600, false),
+            maxRequests: positive("max-requests", values["max-requests"], 1000),
+            coldStart: values["cold-start"] ?? false,
+        },
+    };
 }
 
-/** `npm run bench -- [--stack NAME] [--levels 1,4,16,64] [--max-tokens 128] [--cold-start] [--max-seconds 600] [--out bench-results]` */
+/** `npm run bench -- [--stack NAME] [--levels 1,4,16,64] [--max-tokens 128] [--cold-start] [--max-seconds 600] [--max-requests 1000] [--out bench-results]` */
 export async function main(argv: string[]): Promise<number> {
+    let args: ReturnType<typeof parseBenchArgs>;
     try {
-        const stack = flag(argv, "--stack");
-        const conn = connectionFromStack(stack);
-        const outputs = stackOutputs(stack);
-        const levels = flag(argv, "--levels")?.split(",").map(Number).filter((n) => Number.isInteger(n) && n > 0);
+        args = parseBenchArgs(argv);
+    } catch (e) {
+        console.error(`${e instanceof Error ? e.message : String(e)}\n${BENCH_USAGE}`);
+        return 2;
+    }
+    if (args.help) {
+        console.log(BENCH_USAGE);
+        return 0;
+    }
+    try {
+        const outputs = stackOutputs(args.stack);
+        const conn = connectionFromOutputs(outputs, args.stack);
         const result = await bench(conn, {
-            levels,
-            maxTokens: Number(flag(argv, "--max-tokens") ?? 128),
-            maxSeconds: Number(flag(argv, "--max-seconds") ?? 600),
-            maxRequests: Number(flag(argv, "--max-requests") ?? 1000),
-            coldStart: argv.includes("--cold-start"),
+            ...args.options,
             instanceHourUsd: outputs.costEstimate?.perInstanceHour,
             ceilingTokensPerSecond: outputs.gpuMemoryEstimate?.singleStreamCeilingTokensPerSecond,
         });
         console.log(table(result));
-        const files = writeResults(result, flag(argv, "--out") ?? "bench-results");
+        if (everyRequestFailed(result)) {
+            // Nothing was measured: no result files, and a failing exit status for scripts.
+            console.error("bench failed: every request failed, so there is nothing to report (no files written).");
+            return 1;
+        }
+        const files = writeResults(result, args.out);
         console.log(`wrote ${files.json} and ${files.svg}`);
         return 0;
     } catch (e) {
-        console.error(`bench failed: ${e instanceof Error ? e.message : String(e)}`);
+        console.error(`bench failed: ${describeError(e)}`);
         return 1;
     }
 }

@@ -3,13 +3,74 @@
 // (user credentials from `gcloud auth application-default login`, a service account key,
 // or the metadata server). With an API key configured, the identity token moves to
 // X-Serverless-Authorization and the key goes in Authorization, where vLLM checks it.
-import { execFileSync } from "child_process";
-import OpenAI from "openai";
+import { execFileSync, spawnSync } from "child_process";
+import OpenAI, { ClientOptions } from "openai";
 import { GoogleAuth, IdTokenClient } from "google-auth-library";
 
 /** Something that returns a currently valid identity token. */
 export interface IdTokenSource {
     token(): Promise<string>;
+}
+
+/**
+ * No identity token can be minted: credentials are missing, expired, or of a kind that cannot
+ * mint one. Retrying does not help, so the tools stop at once and print the message (the cause
+ * and the login command) instead of reporting network trouble.
+ */
+export class CredentialError extends Error {
+    constructor(message: string, options?: { cause?: unknown }) {
+        super(message, options);
+        this.name = "CredentialError";
+    }
+}
+
+const ADC_LOGIN = "gcloud auth application-default login";
+
+/**
+ * A CredentialError for what google-auth-library throws when it cannot mint an identity token
+ * (messages as in google-auth-library 10: GoogleAuth.getApplicationDefault, getIdTokenClient,
+ * the GOOGLE_APPLICATION_CREDENTIALS loader and the OAuth token endpoint), else undefined.
+ */
+export function googleCredentialError(e: unknown): CredentialError | undefined {
+    if (!(e instanceof Error)) return undefined;
+    const said = e.message.split("\n")[0];
+    // GoogleAuthExceptionMessages.NO_ADC_FOUND (not exported by the package).
+    if (e.message.startsWith("Could not load the default credentials")) {
+        return new CredentialError(`No Google credentials to mint an identity token with (google-auth-library: "${said}"). Run \`${ADC_LOGIN}\` (or set GOOGLE_APPLICATION_CREDENTIALS to a service account key file), or use gcloud's own login with VLLM_ID_TOKEN_SOURCE=gcloud.`, { cause: e });
+    }
+    if (e.message.startsWith("Cannot fetch ID token in this environment")) {
+        return new CredentialError(`Your Application Default Credentials cannot mint identity tokens (google-auth-library: "${said}"). Use user credentials from \`${ADC_LOGIN}\`, a service account key in GOOGLE_APPLICATION_CREDENTIALS, or gcloud's tokens with VLLM_ID_TOKEN_SOURCE=gcloud.`, { cause: e });
+    }
+    if (e.message.startsWith("Unable to read the credential file specified by the GOOGLE_APPLICATION_CREDENTIALS")) {
+        return new CredentialError(`GOOGLE_APPLICATION_CREDENTIALS names a file that cannot be used (google-auth-library: "${said}"). Fix the path, or unset it and run \`${ADC_LOGIN}\`.`, { cause: e });
+    }
+    // The token endpoint refuses a refresh token that expired, was revoked or needs reauth.
+    if (/\binvalid_(grant|rapt)\b/.test(e.message)) {
+        return new CredentialError(`Google refused your Application Default Credentials ("${said}"): the login expired or was revoked. Run \`${ADC_LOGIN}\` again.`, { cause: e });
+    }
+    return undefined;
+}
+
+/** The CredentialError in `e` or its causes (the OpenAI SDK wraps fetch failures in APIConnectionError with a `cause`), if any. */
+export function credentialErrorOf(e: unknown): CredentialError | undefined {
+    for (let cur: unknown = e, depth = 0; cur instanceof Error && depth < 8; cur = cur.cause, depth++) {
+        if (cur instanceof CredentialError) return cur;
+        const google = googleCredentialError(cur);
+        if (google) return google;
+    }
+    return undefined;
+}
+
+/** For people: the credential problem if there is one, else the message with its causes ("Connection error." alone says nothing). */
+export function describeError(e: unknown): string {
+    const credential = credentialErrorOf(e);
+    if (credential) return credential.message;
+    if (!(e instanceof Error)) return String(e);
+    const parts = [e.message];
+    for (let cur: unknown = e.cause, depth = 0; cur instanceof Error && depth < 4; cur = cur.cause, depth++) {
+        if (!parts.includes(cur.message)) parts.push(cur.message);
+    }
+    return parts.map((p, i) => (i < parts.length - 1 ? p.replace(/\.$/, "") : p)).join(": ");
 }
 
 /**
@@ -20,10 +81,18 @@ export function googleIdTokens(audience: string, client?: IdTokenClient): IdToke
     let pending: Promise<IdTokenClient> | undefined = client ? Promise.resolve(client) : undefined;
     return {
         async token() {
-            pending ??= new GoogleAuth().getIdTokenClient(audience);
-            const headers = await (await pending).getRequestHeaders();
-            const value = headers.get("authorization") ?? "";
-            return value.replace(/^Bearer /i, "");
+            // Forget a failed lookup, so a login made while a program runs is picked up.
+            pending ??= new GoogleAuth().getIdTokenClient(audience).catch((e: unknown) => {
+                pending = undefined;
+                throw e;
+            });
+            try {
+                const headers = await (await pending).getRequestHeaders();
+                const value = headers.get("authorization") ?? "";
+                return value.replace(/^Bearer /i, "");
+            } catch (e) {
+                throw googleCredentialError(e) ?? e;
+            }
         },
     };
 }
@@ -38,16 +107,39 @@ function secondsLeft(jwt: string): number {
     }
 }
 
+/** Runs `gcloud auth print-identity-token` without a terminal, so gcloud cannot prompt. */
+function printIdentityToken(): string {
+    return execFileSync("gcloud", ["auth", "print-identity-token"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+}
+
+/** What gcloud said when it failed: its stderr, else the error message. */
+function gcloudFailure(e: unknown): string {
+    const stderr = (e as { stderr?: unknown }).stderr;
+    return (typeof stderr === "string" && stderr.trim() !== "" ? stderr : e instanceof Error ? e.message : String(e)).trim();
+}
+
 /**
  * Identity tokens from `gcloud auth print-identity-token`, the codelab's own way, cached until
  * 5 minutes before they expire. For user accounts whose Application Default Credentials
  * tokens Cloud Run does not accept; select it with VLLM_ID_TOKEN_SOURCE=gcloud.
  */
-export function gcloudIdTokens(run: () => string = () => execFileSync("gcloud", ["auth", "print-identity-token"], { encoding: "utf8" })): IdTokenSource {
+export function gcloudIdTokens(run: () => string = printIdentityToken): IdTokenSource {
     let cached = "";
     return {
         token() {
-            if (cached === "" || secondsLeft(cached) < 300) cached = run().trim();
+            if (cached === "" || secondsLeft(cached) < 300) {
+                let out: string;
+                try {
+                    out = run().trim();
+                } catch (e) {
+                    if ((e as { code?: unknown }).code === "ENOENT") {
+                        return Promise.reject(new CredentialError("VLLM_ID_TOKEN_SOURCE=gcloud, but `gcloud` is not on PATH: install the Google Cloud CLI, or unset VLLM_ID_TOKEN_SOURCE to use Application Default Credentials.", { cause: e }));
+                    }
+                    return Promise.reject(new CredentialError(`\`gcloud auth print-identity-token\` failed (VLLM_ID_TOKEN_SOURCE=gcloud):\n${gcloudFailure(e)}\nRun \`gcloud auth login\`, then try again.`, { cause: e }));
+                }
+                if (out === "") return Promise.reject(new CredentialError("`gcloud auth print-identity-token` printed no token (VLLM_ID_TOKEN_SOURCE=gcloud). Run `gcloud auth login`, then try again."));
+                cached = out;
+            }
             return Promise.resolve(cached);
         },
     };
@@ -82,16 +174,45 @@ export function authorizedFetch(ids: IdTokenSource, withApiKey: boolean, base: t
     };
 }
 
+type FinalRequestOptions = Awaited<Parameters<OpenAI["request"]>[0]>;
+
+interface IdentityTokenOptions extends ClientOptions {
+    idTokens: IdTokenSource;
+    /** Authorization, or X-Serverless-Authorization when vLLM wants the API key in Authorization. */
+    idTokenHeader: string;
+}
+
+/**
+ * The SDK client with the identity token added in prepareRequest, the SDK's hook for per-request
+ * headers, rather than in fetch: the SDK retries whatever fetch throws and reports it as
+ * "Connection error.", while an error from prepareRequest (no credentials) reaches the caller
+ * once and as it is. A new token is asked for on every attempt, so retries of 429/503 renew it.
+ * The token source lives in the options so that withOptions() keeps it.
+ */
+class IdentityTokenOpenAI extends OpenAI {
+    constructor(private readonly idOptions: IdentityTokenOptions) {
+        super(idOptions);
+    }
+
+    protected override async prepareRequest(request: RequestInit, context: { url: string; options: FinalRequestOptions }): Promise<void> {
+        await super.prepareRequest(request, context);
+        const headers = new Headers(request.headers);
+        headers.set(this.idOptions.idTokenHeader, `Bearer ${await this.idOptions.idTokens.token()}`);
+        request.headers = headers;
+    }
+}
+
 /** An OpenAI SDK client for the deployed model. */
 export function createClient(conn: Connection, opts: { ids?: IdTokenSource; fetch?: typeof fetch; maxRetries?: number; timeoutMs?: number } = {}): OpenAI {
-    const ids = opts.ids ?? defaultIdTokens(conn.url);
-    return new OpenAI({
+    return new IdentityTokenOpenAI({
         baseURL: `${conn.url.replace(/\/$/, "")}/v1`,
-        // Without a key the SDK still wants one; authorizedFetch replaces the header.
+        // Without a key the SDK still wants one; the identity token replaces the header.
         apiKey: conn.apiKey ?? "iam-only",
-        fetch: authorizedFetch(ids, conn.apiKey !== undefined, opts.fetch),
+        fetch: opts.fetch,
         maxRetries: opts.maxRetries ?? 2,
         timeout: opts.timeoutMs ?? 600_000,
+        idTokens: opts.ids ?? defaultIdTokens(conn.url),
+        idTokenHeader: conn.apiKey !== undefined ? "X-Serverless-Authorization" : "Authorization",
     });
 }
 
@@ -104,25 +225,82 @@ export interface StackOutputs {
     gpuMemoryEstimate?: { singleStreamCeilingTokensPerSecond?: number };
 }
 
-const PULUMI = ["npx", "--no-install", "pulumi"];
-
-function pulumi(args: string[], stack?: string): string {
-    return execFileSync(PULUMI[0], [...PULUMI.slice(1), ...args, ...(stack ? ["--stack", stack] : [])], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
-}
-
-/** `pulumi stack output --json` of the current (or named) stack. */
-export function stackOutputs(stack?: string): StackOutputs {
-    return JSON.parse(pulumi(["stack", "output", "--json"], stack)) as StackOutputs;
+/** A `pulumi` command that failed; the message holds its stderr and, when known, the fix. */
+export class PulumiError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "PulumiError";
+    }
 }
 
 /**
- * Connection details of a deployed stack, from `pulumi stack output` (and, when the stack has
- * an API key, `pulumi config get apiKey`, unless VLLM_API_KEY is set).
+ * The fix for a Pulumi CLI error, from its message (texts as in pulumi/pulumi's CLI: the
+ * passphrase secrets manager, stack selection, and backend login in non-interactive mode).
  */
-export function connectionFromStack(stack?: string): Connection {
-    const outputs = stackOutputs(stack);
-    if (!outputs.serviceUrl || !outputs.servedModelName) throw new Error("The stack has no serviceUrl/servedModelName outputs: run `npx pulumi up` first.");
+export function pulumiHint(stderr: string, stack?: string): string | undefined {
+    if (/passphrase must be set with PULUMI_CONFIG_PASSPHRASE/.test(stderr)) {
+        return "This stack's secrets are encrypted with a passphrase (`npx pulumi login --local` stacks are), and these tools run Pulumi non-interactively, so they cannot ask for it: `export PULUMI_CONFIG_PASSPHRASE=...` (or `export PULUMI_CONFIG_PASSPHRASE_FILE=/path/to/file`) in this shell, then run this again.";
+    }
+    if (/incorrect passphrase/i.test(stderr)) {
+        return "PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) does not match the passphrase this stack was created with.";
+    }
+    if (/no stack selected/.test(stderr)) {
+        return "No stack is selected: `npx pulumi stack select dev` (or pass --stack NAME). If you have not deployed yet: `npx pulumi stack init dev`, then `npx pulumi up`.";
+    }
+    const missing = /no stack named '([^']+)' found/.exec(stderr);
+    if (missing) {
+        return `There is no stack ${missing[1]} on this backend: \`npx pulumi stack ls\` lists the stacks; to deploy it, \`npx pulumi stack init ${missing[1]}\`, then \`npx pulumi up --stack ${missing[1]}\`.`;
+    }
+    if (/PULUMI_ACCESS_TOKEN must be set for login/.test(stderr)) {
+        return "Pulumi is not logged in to a backend: `npx pulumi login --local` (or `npx pulumi login` for Pulumi Cloud), then select the stack you deployed with `npx pulumi stack select" + (stack ? ` ${stack}` : "") + "`.";
+    }
+    return undefined;
+}
+
+const PULUMI = ["npx", "--no-install", "pulumi"];
+
+/**
+ * Runs the project's pinned Pulumi CLI and returns its stdout. Never interactive: stdin is not a
+ * terminal and --non-interactive (a global flag of every pulumi command) is passed, so a stack
+ * that needs a passphrase or a login fails with Pulumi's message instead of waiting for input.
+ */
+function pulumi(args: string[], stack?: string): string {
+    const full = [...args, ...(stack ? ["--stack", stack] : []), "--non-interactive"];
+    const shown = `npx pulumi ${full.join(" ")}`;
+    const r = spawnSync(PULUMI[0], [...PULUMI.slice(1), ...full], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    if (r.error) throw new PulumiError(`\`${shown}\` could not run: ${r.error.message}`);
+    if (r.status !== 0) {
+        const stderr = r.stderr.trim();
+        const hint = pulumiHint(stderr, stack);
+        throw new PulumiError(`\`${shown}\` failed${r.status === null ? ` (${r.signal})` : ` (exit ${r.status})`}${stderr ? `:\n${stderr}` : "."}${hint ? `\n${hint}` : ""}`);
+    }
+    return r.stdout;
+}
+
+/** `npx pulumi stack output --json` of the current (or named) stack. */
+export function stackOutputs(stack?: string): StackOutputs {
+    const out = pulumi(["stack", "output", "--json"], stack);
+    try {
+        return JSON.parse(out) as StackOutputs;
+    } catch {
+        throw new PulumiError(`\`npx pulumi stack output --json\` printed something other than JSON: ${out.slice(0, 200)}`);
+    }
+}
+
+/** Connection details from stack outputs already read (the API key from VLLM_API_KEY or `npx pulumi config get apiKey`). */
+export function connectionFromOutputs(outputs: StackOutputs, stack?: string): Connection {
+    if (!outputs.serviceUrl || !outputs.servedModelName) {
+        throw new PulumiError(`The stack${stack ? ` ${stack}` : ""} has no serviceUrl/servedModelName outputs: it is not deployed yet. Run \`npx pulumi up${stack ? ` --stack ${stack}` : ""}\` first.`);
+    }
     let apiKey = process.env.VLLM_API_KEY;
     if (apiKey === undefined && outputs.accessMode !== undefined && outputs.accessMode !== "iam") apiKey = pulumi(["config", "get", "apiKey"], stack).trim();
     return { url: outputs.serviceUrl, model: outputs.servedModelName, apiKey };
+}
+
+/**
+ * Connection details of a deployed stack, from `npx pulumi stack output` (and, when the stack has
+ * an API key, `npx pulumi config get apiKey`, unless VLLM_API_KEY is set).
+ */
+export function connectionFromStack(stack?: string): Connection {
+    return connectionFromOutputs(stackOutputs(stack), stack);
 }

@@ -1,8 +1,9 @@
 // `npm run smoke`: waits for /health, lists /v1/models, sends one chat completion and one
 // streamed completion through the real auth path, and reports time to first token and
 // tokens per second. Exits non-zero with an explanation when the deploy does not answer.
+import { parseArgs } from "util";
 import OpenAI from "openai";
-import { authorizedFetch, Connection, connectionFromStack, createClient, defaultIdTokens, IdTokenSource } from "./index";
+import { authorizedFetch, Connection, connectionFromStack, createClient, credentialErrorOf, defaultIdTokens, describeError, IdTokenSource } from "./index";
 
 export interface SmokeReport {
     healthySeconds: number;
@@ -27,7 +28,7 @@ export interface SmokeOptions {
 export function explainStatus(status: number, where: string): string {
     switch (status) {
         case 401:
-            return `${where}: 401 Unauthorized. ${where.includes("/v1") ? "vLLM rejected the API key: check VLLM_API_KEY / `pulumi config get apiKey`." : "Cloud Run rejected the identity token: run `gcloud auth application-default login` (or set GOOGLE_APPLICATION_CREDENTIALS), or use gcloud's tokens with VLLM_ID_TOKEN_SOURCE=gcloud."}`;
+            return `${where}: 401 Unauthorized. ${where.includes("/v1") ? "vLLM rejected the API key: check VLLM_API_KEY / `npx pulumi config get apiKey`." : "Cloud Run rejected the identity token: run `gcloud auth application-default login` (or set GOOGLE_APPLICATION_CREDENTIALS), or use gcloud's tokens with VLLM_ID_TOKEN_SOURCE=gcloud."}`;
         case 403:
             return `${where}: 403 Forbidden. Your account is not an invoker of the service: add it with \`npx pulumi config set --path 'invokers[0]' user:you@example.com && npx pulumi up\`, or use an account with roles/run.invoker.`;
         case 429:
@@ -54,7 +55,10 @@ async function waitForHealth(conn: Connection, f: typeof fetch, waitSeconds: num
         try {
             status = (await f(`${conn.url}/health`, { signal: AbortSignal.timeout(60_000) })).status;
         } catch (e) {
-            last = `network error: ${e instanceof Error ? e.message : String(e)}`;
+            // Missing credentials are not a cold start: waiting cannot fix them.
+            const credential = credentialErrorOf(e);
+            if (credential) throw credential;
+            last = `network error: ${describeError(e)}`;
         }
         if (status === 200) return (Date.now() - start) / 1000;
         if (status === 401 || status === 403) throw new SmokeError(explainStatus(status, "GET /health"));
@@ -67,8 +71,10 @@ async function waitForHealth(conn: Connection, f: typeof fetch, waitSeconds: num
 }
 
 function explainApiError(e: unknown, where: string): Error {
+    const credential = credentialErrorOf(e);
+    if (credential) return credential;
     if (e instanceof OpenAI.APIError && typeof e.status === "number") return new SmokeError(explainStatus(e.status, where));
-    return e instanceof Error ? e : new Error(String(e));
+    return e instanceof Error ? new SmokeError(`${where}: ${describeError(e)}`) : new Error(String(e));
 }
 
 export async function smoke(conn: Connection, opts: SmokeOptions = {}): Promise<SmokeReport> {
@@ -142,20 +148,33 @@ export async function smoke(conn: Connection, opts: SmokeOptions = {}): Promise<
     return report;
 }
 
-/** `npm run smoke [-- --stack NAME]`, or with SERVICE_URL / SERVED_MODEL_NAME / VLLM_API_KEY set (as `pulumi up` does). */
+export const SMOKE_USAGE = "usage: npm run smoke [-- --stack NAME]   (or set SERVICE_URL, SERVED_MODEL_NAME and VLLM_API_KEY)";
+
+/** `npm run smoke [-- --stack NAME]`, or with SERVICE_URL / SERVED_MODEL_NAME / VLLM_API_KEY set (as `npx pulumi up` does). */
 export async function main(argv: string[]): Promise<number> {
-    const stackAt = argv.indexOf("--stack");
+    let stack: string | undefined;
+    try {
+        const { values } = parseArgs({ args: argv, options: { stack: { type: "string" }, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false });
+        if (values.help) {
+            console.log(SMOKE_USAGE);
+            return 0;
+        }
+        stack = values.stack;
+    } catch (e) {
+        console.error(`${e instanceof Error ? e.message : String(e)}\n${SMOKE_USAGE}`);
+        return 2;
+    }
     try {
         const key = process.env.VLLM_API_KEY;
         const conn: Connection = process.env.SERVICE_URL
             ? { url: process.env.SERVICE_URL, model: process.env.SERVED_MODEL_NAME ?? "", apiKey: key === undefined || key === "" ? undefined : key }
-            : connectionFromStack(stackAt >= 0 ? argv[stackAt + 1] : undefined);
+            : connectionFromStack(stack);
         const wait = Number(process.env.SMOKE_WAIT_SECONDS ?? "900");
         await smoke(conn, { waitSeconds: Number.isFinite(wait) ? wait : 900 });
         console.log("smoke test passed");
         return 0;
     } catch (e) {
-        console.error(`smoke test failed: ${e instanceof Error ? e.message : String(e)}`);
+        console.error(`smoke test failed: ${describeError(e)}`);
         return 1;
     }
 }

@@ -5,8 +5,8 @@ import * as assert from "node:assert/strict";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { bench, chart, percentile, table, writeResults } from "../client/bench";
-import { IdTokenSource } from "../client";
+import { bench, chart, everyRequestFailed, percentile, table, writeResults } from "../client/bench";
+import { CredentialError, IdTokenSource } from "../client";
 import { fakeIdToken, startFakeVllm } from "./fixtures/fake-vllm";
 
 const MODEL = "google/gemma-3-1b-it";
@@ -115,6 +115,65 @@ describe("npm run bench", () => {
             assert.equal(chart(r).trim(), svg.trim());
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
+            await server.close();
+        }
+    });
+
+    it("says so, without NaN, when every request fails", async () => {
+        const server = await startFakeVllm({ failFirst: { status: 503, count: 100 } });
+        try {
+            const r = await bench({ url: server.url, model: MODEL }, { ids: ids(server.url), levels: [1, 2], requestsPerLevel: () => 2, maxTokens: 2, progress: quiet });
+            assert.equal(everyRequestFailed(r), true);
+            const text = table(r);
+            assert.doesNotMatch(text, /NaN/);
+            assert.match(text, /concurrency 1: no successful requests, so no latency or throughput \(503:2; first error: 503/);
+            assert.doesNotMatch(chart(r), /NaN/);
+        } finally {
+            await server.close();
+        }
+    });
+
+    it("does not call a run with some successes a failure", async () => {
+        const server = await startFakeVllm({ failFirst: { status: 429, count: 1 }, outputTokens: 2 });
+        try {
+            const r = await bench({ url: server.url, model: MODEL }, { ids: ids(server.url), levels: [1], requestsPerLevel: () => 2, maxTokens: 2, progress: quiet });
+            assert.equal(everyRequestFailed(r), false);
+            assert.doesNotMatch(table(r), /no successful requests/);
+        } finally {
+            await server.close();
+        }
+    });
+
+    it("stops before the first request without credentials", async () => {
+        const server = await startFakeVllm();
+        try {
+            let calls = 0;
+            const none: IdTokenSource = {
+                token: () => {
+                    calls++;
+                    return Promise.reject(new CredentialError("no credentials"));
+                },
+            };
+            await assert.rejects(bench({ url: server.url, model: MODEL }, { ids: none, levels: [4], requestsPerLevel: () => 8, maxTokens: 2, progress: quiet }), (e: unknown) => e instanceof CredentialError);
+            assert.equal(calls, 1);
+            assert.equal(server.seen.length, 0);
+        } finally {
+            await server.close();
+        }
+    });
+
+    it("stops the whole run when credentials fail mid-run", async () => {
+        const server = await startFakeVllm({ outputTokens: 2 });
+        try {
+            let calls = 0;
+            const token = fakeIdToken(server.url, 3600);
+            // Good for the first three tokens, then the login is gone.
+            const flaky: IdTokenSource = { token: () => (++calls <= 3 ? Promise.resolve(token) : Promise.reject(new CredentialError("login expired"))) };
+            await assert.rejects(bench({ url: server.url, model: MODEL }, { ids: flaky, levels: [1, 4], requestsPerLevel: () => 50, maxTokens: 2, progress: quiet }), /login expired/);
+            await new Promise((r) => setTimeout(r, 100));
+            assert.ok(calls <= 3 + 4, `no new requests after the failure: ${calls} token calls`);
+            assert.ok(server.seen.length <= 3, `${server.seen.length} requests`);
+        } finally {
             await server.close();
         }
     });

@@ -15,7 +15,7 @@ const realFetch = globalThis.fetch;
 
 /** The program with every outside check on: Hugging Face says yes, the caller has every permission. */
 function withChecks(opts: RunOptions = {}) {
-    globalThis.fetch = (() => Promise.resolve(new Response("{}", { status: 200 }))) as typeof fetch;
+    globalThis.fetch = () => Promise.resolve(new Response("{}", { status: 200 }));
     return runProgram({ ...opts, config: { preflightChecks: true, ...opts.config }, googlePost: allGranted });
 }
 

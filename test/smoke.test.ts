@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import { explainStatus, smoke, SmokeError } from "../client/smoke";
-import { IdTokenSource } from "../client";
+import { CredentialError, IdTokenSource } from "../client";
 import { fakeIdToken, startFakeVllm } from "./fixtures/fake-vllm";
 
 const MODEL = "google/gemma-3-1b-it";
@@ -86,6 +86,37 @@ describe("npm run smoke", () => {
     it("explains 403 and 503 in terms of the fix", () => {
         assert.match(explainStatus(403, "GET /health"), /not an invoker.*pulumi config set --path 'invokers\[0\]'/);
         assert.match(explainStatus(503, "GET /health"), /cold start/);
-        assert.match(explainStatus(401, "POST /v1/chat/completions"), /vLLM rejected the API key/);
+        assert.match(explainStatus(401, "POST /v1/chat/completions"), /vLLM rejected the API key: check VLLM_API_KEY \/ `npx pulumi config get apiKey`/);
+    });
+
+    // Default wait (900 s): without the fix this test runs into its own timeout.
+    it("stops at once on missing credentials instead of waiting for /health", { timeout: 10_000 }, async () => {
+        const server = await startFakeVllm();
+        try {
+            let calls = 0;
+            const none: IdTokenSource = {
+                token: () => {
+                    calls++;
+                    return Promise.reject(new CredentialError("`gcloud auth print-identity-token` failed: no account. Run `gcloud auth login`, then try again."));
+                },
+            };
+            const lines: string[] = [];
+            await assert.rejects(smoke({ url: server.url, model: MODEL }, { ids: none, pollMs: 10, log: (l) => lines.push(l) }), (e: unknown) => e instanceof CredentialError && /gcloud auth login/.test(e.message));
+            assert.equal(calls, 1);
+            assert.deepEqual(lines, [], "no waiting");
+            assert.equal(server.seen.length, 0);
+        } finally {
+            await server.close();
+        }
+    });
+
+    it("recognizes google-auth-library's own missing-credentials error from any token source", { timeout: 10_000 }, async () => {
+        const server = await startFakeVllm();
+        try {
+            const raw: IdTokenSource = { token: () => Promise.reject(new Error("Could not load the default credentials. Browse to https://cloud.google.com/docs/authentication/getting-started for more information.")) };
+            await assert.rejects(smoke({ url: server.url, model: MODEL }, { ids: raw, pollMs: 10, log: quiet }), /Run `gcloud auth application-default login`/);
+        } finally {
+            await server.close();
+        }
     });
 });
