@@ -43,6 +43,22 @@ describe("Pulumi.yaml config declarations", () => {
     });
 });
 
+describe("example stack files", () => {
+    for (const stack of ["dev", "prod"]) {
+        it(`Pulumi.${stack}.yaml passes every offline check and fits the quota its comments ask for`, async () => {
+            const stackConfig: Record<string, unknown> = YAML.parse(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")).config;
+            const config = Object.fromEntries(Object.entries(stackConfig).map(([k, v]) => [k.startsWith(`${PROJECT}:`) ? k.slice(PROJECT.length + 1) : k, v]));
+            const r = await runProgram({ stack, config });
+            assert.equal(r.error, undefined, String(r.error));
+            const comments = fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8");
+            // The GPU quota the file says it needs is the one the service draws from, for maxInstances.
+            assert.equal(stackConfig[`${PROJECT}:gpuZonalRedundancy`] ?? false, false, "new projects have no zonal-redundancy quota");
+            assert.match(comments, new RegExp(`${String(stackConfig[`${PROJECT}:maxInstances`])}[^\\n]*(without zonal redundancy|NoZonalRedundancy)|without zonal redundancy" quota`));
+            assert.doesNotMatch(comments, /(^|[^x] )pulumi config/m, "commands in comments use npx pulumi");
+        });
+    }
+});
+
 describe("resource names", () => {
     it("derive from project and stack, so stacks never collide", () => {
         const dev = resourceNames(PROJECT, "dev", "p1");
