@@ -31,8 +31,12 @@ export function snippets(url: string, model: string, mode: AccessMode): Snippets
         `// In this repository: tokens are minted and refreshed for you (npm run chat / smoke use the same).`,
         `import { createClient } from "./client";`,
         `const client = createClient({ url: "${url}", model: "${model}"${mode === "iam" ? "" : ", apiKey: process.env.VLLM_API_KEY"} });`,
-        `const r = await client.chat.completions.create({ model: "${model}", messages: [{ role: "user", content: "Hello!" }] });`,
-        `console.log(r.choices[0].message.content);`,
+        // No top-level await: this project compiles to CommonJS.
+        `async function main(): Promise<void> {`,
+        `    const r = await client.chat.completions.create({ model: "${model}", messages: [{ role: "user", content: "Hello!" }] });`,
+        `    console.log(r.choices[0].message.content);`,
+        `}`,
+        `main().catch((e: unknown) => { console.error(e); process.exitCode = 1; });`,
     ].join("\n");
 
     const pyToken = `token = subprocess.check_output(["gcloud", "auth", "print-identity-token"], text=True).strip()  # valid for 1 hour`;

@@ -34,8 +34,8 @@ export const DEFAULTS = {
     minInstances: 0,
     maxInstances: 1,
     // 64 full 8192-token sequences of gemma-3-1b KV cache (26 layers x 1 KV head x 256 dims
-    // x 2 (K,V) x 2 bytes = 26 KiB/token) need 13.6 GB, inside the ~16 GB an L4 leaves for
-    // KV at 0.9 utilisation: every admitted request can reach full length without preemption.
+    // x 2 (K,V) x 2 bytes = 26 KiB/token) need 13.0 GiB, inside the 16.38 GiB an L4 leaves for
+    // KV at 0.9 utilisation (80 such sequences): every admitted request can reach full length.
     concurrency: 64,
     maxModelLen: 8192,
     gpuMemoryUtilization: 0.9,
