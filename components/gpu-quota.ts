@@ -67,7 +67,7 @@ export function quotaProblems(needs: QuotaNeeds, gpuGranted: number | undefined,
         const mode = needs.zonalRedundancy ? "with zonal redundancy" : "without zonal redundancy";
         problems.push(
             `GPU quota ${SERVICE}/${quotaId} (${needs.gpuType} ${mode}) in ${needs.region} is ${granted}; this stack needs ${needs.maxInstances} (maxInstances).`,
-            `  request it: gcloud beta quotas preferences create --service=${SERVICE} --quota-id=${quotaId} --preferred-value=${needs.maxInstances} --dimensions=region=${needs.region} --project=${needs.project} --email=<you@example.com>`,
+            `  request it: gcloud beta quotas preferences create --service=${SERVICE} --quota-id=${quotaId} --preferred-value=${needs.maxInstances} --dimensions=region=${needs.region} --project=${needs.project} --email="$(gcloud config get-value account)"`,
             `  or in the console: https://console.cloud.google.com/iam-admin/quotas?project=${needs.project} (filter: ${quotaId}, region ${needs.region})`,
             ...(granted > 0 ? [`  or lower the need: npx pulumi config set maxInstances ${granted}`] : []),
             ...(needs.zonalRedundancy ? ["  or use the quota new projects get more easily: npx pulumi config set gpuZonalRedundancy false"] : []),
@@ -79,7 +79,7 @@ export function quotaProblems(needs: QuotaNeeds, gpuGranted: number | undefined,
         if (grantedGiB < neededGiB) {
             problems.push(
                 `Cloud Run memory quota ${SERVICE}/${MEMORY_QUOTA_ID} in ${needs.region} is ${grantedGiB} GiB; ${needs.maxInstances} instance(s) x ${needs.memoryGiB} GiB need ${neededGiB} GiB.`,
-                `  request it: gcloud beta quotas preferences create --service=${SERVICE} --quota-id=${MEMORY_QUOTA_ID} --preferred-value=${neededGiB * 1024 ** 3} --dimensions=region=${needs.region} --project=${needs.project} --email=<you@example.com>`,
+                `  request it: gcloud beta quotas preferences create --service=${SERVICE} --quota-id=${MEMORY_QUOTA_ID} --preferred-value=${neededGiB * 1024 ** 3} --dimensions=region=${needs.region} --project=${needs.project} --email="$(gcloud config get-value account)"`,
             );
         }
     }

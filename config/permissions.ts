@@ -78,7 +78,7 @@ export async function checkDeployerPermissions(project: string, post: GooglePost
     return { kind: "missing", permissions: missing, roles: DEPLOYER_ROLES.filter((role) => role.permissions.some((p) => missing.includes(p))) };
 }
 
-/** One `gcloud projects add-iam-policy-binding` line per role. */
-export function grantCommands(project: string, roles: readonly DeployerRole[], member = "user:<you@example.com>"): string[] {
+/** One `gcloud projects add-iam-policy-binding` line per role; pasted, the shell fills in your gcloud account. */
+export function grantCommands(project: string, roles: readonly DeployerRole[], member = `"user:$(gcloud config get-value account)"`): string[] {
     return roles.map((r) => `gcloud projects add-iam-policy-binding ${project} --member=${member} --role=${r.role} --condition=None`);
 }

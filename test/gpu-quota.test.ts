@@ -3,6 +3,7 @@ import * as assert from "node:assert/strict";
 import { grantedIn, QuotaInfo, quotaProblems } from "../components/gpu-quota";
 import { DEPLOYER_PERMISSIONS, GooglePost } from "../config/permissions";
 import { byType, one, runProgram, RunOptions, RunResult } from "./harness";
+import { assertGcloudParses } from "./gcloud";
 
 const BUILD = "command:local:Command::vllm-cloudrun-dev-build";
 
@@ -53,7 +54,10 @@ describe("GPU quota check", () => {
         assert.ok(r.error, "the update fails");
         assert.match(r.error.message, /Not enough quota for this stack; nothing was built:\n/);
         assert.match(r.error.message, /GPU quota run\.googleapis\.com\/NvidiaL4GpuAllocNoZonalRedundancyPerProjectRegion \(nvidia-l4 without zonal redundancy\) in us-central1 is 1; this stack needs 3 \(maxInstances\)\./);
-        assert.match(r.error.message, /gcloud beta quotas preferences create --service=run\.googleapis\.com --quota-id=NvidiaL4GpuAllocNoZonalRedundancyPerProjectRegion --preferred-value=3 --dimensions=region=us-central1 --project=my-proj --email=<you@example.com>/);
+        const request = 'gcloud beta quotas preferences create --service=run.googleapis.com --quota-id=NvidiaL4GpuAllocNoZonalRedundancyPerProjectRegion --preferred-value=3 --dimensions=region=us-central1 --project=my-proj --email="$(gcloud config get-value account)"';
+        assert.ok(r.error.message.includes(`  request it: ${request}\n`), r.error.message);
+        // Pasted into a shell, the real gcloud accepts it (it stops only at "no active account").
+        assertGcloudParses(request);
         assert.match(r.error.message, /npx pulumi config set maxInstances 1/);
         assert.equal(created(r, BUILD).length, 0, "the build was never registered");
         assert.equal(byType(r, "gcp:cloudrunv2/service:Service").filter((x) => x.state !== undefined).length, 0, "nor the service");

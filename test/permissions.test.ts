@@ -4,7 +4,10 @@ import { GoogleAuth } from "google-auth-library";
 import { DEFAULTS, Settings } from "../config";
 import { runPreflight } from "../config/preflight";
 import { adcPost, checkDeployerPermissions, DEPLOYER_PERMISSIONS, DEPLOYER_ROLES, GooglePost, grantCommands } from "../config/permissions";
-import { isConfigError } from "./harness";
+import { isConfigError, ROOT } from "./harness";
+import { assertGcloudParses } from "./gcloud";
+import * as fs from "fs";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 
 /** A Resource Manager that holds `held` for the caller and records what it was asked. */
@@ -52,9 +55,11 @@ describe("deployer permissions", () => {
         assert.deepEqual(p.value, ["iam.serviceAccounts.actAs", "run.services.create", "run.services.get", "run.services.update", "run.services.delete", "run.services.getIamPolicy", "run.services.setIamPolicy"]);
         assert.match(p.allowed, /roles\/iam\.serviceAccountUser .*roles\/run\.admin/);
         assert.deepEqual(p.fix.split("\n").map((l) => l.trim()), [
-            "gcloud projects add-iam-policy-binding my-proj --member=user:<you@example.com> --role=roles/iam.serviceAccountUser --condition=None",
-            "gcloud projects add-iam-policy-binding my-proj --member=user:<you@example.com> --role=roles/run.admin --condition=None",
+            'gcloud projects add-iam-policy-binding my-proj --member="user:$(gcloud config get-value account)" --role=roles/iam.serviceAccountUser --condition=None',
+            'gcloud projects add-iam-policy-binding my-proj --member="user:$(gcloud config get-value account)" --role=roles/run.admin --condition=None',
         ]);
+        // Pasted into a shell, the real gcloud accepts each line (it stops only at "no active account").
+        for (const line of p.fix.split("\n")) assertGcloudParses(line.trim());
     });
 
     it("says plainly when the project is not visible, and only warns when the check itself cannot run", async () => {
@@ -95,4 +100,16 @@ describe("deployer permissions", () => {
             "gcloud projects add-iam-policy-binding p --member=serviceAccount:ci@p.iam.gserviceaccount.com --role=roles/serviceusage.serviceUsageAdmin --condition=None",
         ]);
     });
+
+    it("README lists exactly these roles, in the table and in the grant loop", () => {
+        const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+        const section = readme.slice(readme.indexOf("## Permissions"), readme.indexOf("## GPU quota and regions"));
+        const tableRoles = [...section.matchAll(/^\| `(roles\/[^`]+)` \|/gm)].map((m) => m[1]);
+        assert.deepEqual(tableRoles, DEPLOYER_ROLES.map((r) => r.role));
+        const loop = /for role in ([^;]+); do/.exec(section.replace(/\\\n\s*/g, " "));
+        assert.ok(loop, "the grant loop");
+        assert.deepEqual(loop[1].trim().split(/\s+/).map((r) => `roles/${r}`), DEPLOYER_ROLES.map((r) => r.role));
+        for (const r of DEPLOYER_ROLES) assert.ok(section.includes(`| \`${r.role}\` | ${r.why} |`), `${r.role}: the README says why, as the code does`);
+    });
 });
+
