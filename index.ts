@@ -39,6 +39,15 @@ export = async () => {
     }, afterApis);
 
     const dockerHubRemote = pullsThroughDockerHubRemote(s);
+    // Optional Docker Hub login for the cache: its own secret, read only by Artifact Registry.
+    const dockerHubToken = dockerHubRemote && s.dockerHub !== undefined
+        ? new TokenSecret(`${prefix}-dockerhub-token`, {
+              project: s.project,
+              secretId: s.names.dockerHubSecretId,
+              value: s.dockerHub.token,
+              labels: s.labels,
+          }, afterApis)
+        : undefined;
     const registry = new ImageRegistry(prefix, {
         project: s.project,
         location: s.region,
@@ -47,6 +56,7 @@ export = async () => {
         dockerHubRemote,
         dockerHubRemoteId: s.names.dockerHubRemote,
         dockerHubReaders: [identities.buildMember],
+        dockerHubCredentials: dockerHubToken && s.dockerHub && { username: s.dockerHub.username, secretId: dockerHubToken.secretId, secretVersion: dockerHubToken.versionName },
         labels: s.labels,
     }, afterApis);
 

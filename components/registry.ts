@@ -22,6 +22,12 @@ export interface ImageRegistryArgs {
     dockerHubRemoteId?: pulumi.Input<string>;
     /** IAM members granted roles/artifactregistry.reader on the Docker Hub remote repository. Default: none. */
     dockerHubReaders?: pulumi.Input<string>[];
+    /**
+     * Pull from Docker Hub as this account instead of anonymously (higher pull limits): the
+     * username and the Secret Manager secret and version holding an access token. The Artifact
+     * Registry service agent is granted read access on that secret only. Default: anonymous.
+     */
+    dockerHubCredentials?: { username: pulumi.Input<string>; secretId: pulumi.Input<string>; secretVersion: pulumi.Input<string> };
     labels?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
 
@@ -76,6 +82,18 @@ export class ImageRegistry extends pulumi.ComponentResource {
         );
 
         if (args.dockerHubRemote) {
+            // Artifact Registry reads upstream credentials as its service agent, which exists only
+            // once something asks for it: create it, then let it read the one token secret.
+            const credentials = args.dockerHubCredentials;
+            let credentialGrant: pulumi.Resource | undefined;
+            if (credentials !== undefined) {
+                const agent = new gcp.projects.ServiceIdentity(`${name}-registry-agent`, { project: args.project, service: "artifactregistry.googleapis.com" }, { parent: this });
+                credentialGrant = new gcp.secretmanager.SecretIamMember(
+                    `${name}-dockerhub-token-reader`,
+                    { project: args.project, secretId: credentials.secretId, role: "roles/secretmanager.secretAccessor", member: agent.member },
+                    { parent: this },
+                );
+            }
             // A pull-through cache: the first build fills it, later builds (and every build of
             // another model on the same base) read it. Cached layers the cleanup policy removes
             // are fetched again on the next pull.
@@ -88,12 +106,18 @@ export class ImageRegistry extends pulumi.ComponentResource {
                     format: "DOCKER",
                     mode: "REMOTE_REPOSITORY",
                     description: "Docker Hub cache for the vLLM base image",
-                    remoteRepositoryConfig: { description: "Docker Hub", dockerRepository: { publicRepository: "DOCKER_HUB" } },
+                    remoteRepositoryConfig: {
+                        description: "Docker Hub",
+                        dockerRepository: { publicRepository: "DOCKER_HUB" },
+                        ...(credentials === undefined
+                            ? {}
+                            : { upstreamCredentials: { usernamePasswordCredentials: { username: credentials.username, passwordSecretVersion: credentials.secretVersion } } }),
+                    },
                     labels: args.labels,
                     cleanupPolicyDryRun: false,
                     cleanupPolicies: [{ id: "delete-unused", action: "DELETE", condition: { tagState: "ANY", olderThan: `${deleteAfterSeconds}s` } }],
                 },
-                { parent: this },
+                { parent: this, dependsOn: credentialGrant === undefined ? [] : [credentialGrant] },
             );
             (args.dockerHubReaders ?? []).forEach((member, i) =>
                 this.dockerHubGrants.push(

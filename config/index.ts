@@ -51,6 +51,8 @@ export const DEFAULTS = {
     smokeTest: false,
     startupMode: "auto",
     weights: "image",
+    dockerHubUsername: "",
+    dockerHubToken: "",
 } as const;
 
 
@@ -106,6 +108,8 @@ export interface Settings {
     weights: WeightsSource;
     labels: Readonly<Record<string, string>>;
     gcpAuth: Readonly<GcpAuth>;
+    /** Pull Docker Hub images as this account (with an access token kept in Secret Manager), or anonymously. */
+    dockerHub?: { username: string; token: pulumi.Output<string> };
     /** Things worth knowing that are not errors (printed as warnings by the preflight). */
     notices: readonly string[];
 }
@@ -274,6 +278,28 @@ export function loadSettings(): Readonly<Settings> {
         r.problems.push({ key: "public", value: true, allowed: "a public GPU endpoint needs an apiKey, or anyone can run up your bill", fix: `${newKey}   (or: ${PULUMI} config set public false)` });
     }
 
+    // Docker Hub credentials for the base-image cache: both or neither, the token a secret
+    // (declared like apiKey, for the same reason). Docker ID rules: 4-30 lower-case letters and digits.
+    const dockerHubUsername = r.string("dockerHubUsername", DEFAULTS.dockerHubUsername);
+    const dockerHubTokenKey = `${pulumi.getProject()}:dockerHubToken`;
+    const dockerHubTokenValue = pulumi.runtime.getConfig(dockerHubTokenKey) ?? "";
+    const setDockerHubToken = `${PULUMI} config set --secret dockerHubToken   (a Docker Hub access token; it prompts)`;
+    if (dockerHubUsername !== "" && !/^[a-z0-9]{4,30}$/.test(dockerHubUsername)) {
+        r.problem("dockerHubUsername", dockerHubUsername, "must be a Docker ID: 4-30 lower-case letters and digits", "<your-docker-id>");
+    }
+    if (dockerHubUsername !== "" && dockerHubTokenValue === "") {
+        r.problems.push({ key: "dockerHubToken", value: undefined, allowed: "dockerHubUsername is set, so the access token is needed too", fix: setDockerHubToken });
+    } else if (dockerHubUsername === "" && dockerHubTokenValue !== "") {
+        r.problems.push({ key: "dockerHubUsername", value: "", allowed: "dockerHubToken is set, so the Docker ID it belongs to is needed too", fix: `${PULUMI} config set dockerHubUsername <your-docker-id>` });
+    } else if (dockerHubTokenValue !== "" && isConfigSecret !== undefined && !isConfigSecret(dockerHubTokenKey)) {
+        r.problems.push({ key: "dockerHubToken", value: "(hidden)", allowed: "is stored in plain text in the stack file; it must be a secret", fix: `${setDockerHubToken}   (then revoke the old token: it was readable)` });
+    } else if (dockerHubTokenValue !== "" && (!HEADER_TOKEN.test(dockerHubTokenValue) || Buffer.byteLength(dockerHubTokenValue) > SECRET_MAX_BYTES)) {
+        r.problems.push({ key: "dockerHubToken", value: "(hidden)", allowed: "must be one token without spaces or line breaks, under 64 KiB", fix: setDockerHubToken });
+    }
+    if (dockerHubUsername !== "" && baseImage !== undefined && !isDockerHub(baseImage)) {
+        notices.push(`dockerHubUsername is set but vllmImage (${vllmImage}) is not on Docker Hub, so no Docker Hub cache is created and the credentials are not used.`);
+    }
+
     // hfToken is last: `requireSecret` throws on its own, so report it with everything else.
     const tokenValue = config.getSecret("hfToken");
     const tokenKey = `${pulumi.getProject()}:hfToken`;
@@ -327,6 +353,7 @@ export function loadSettings(): Readonly<Settings> {
             accessToken: gcp.getSecret("accessToken"),
             impersonateServiceAccount: gcp.get("impersonateServiceAccount"),
         }),
+        dockerHub: dockerHubUsername === "" ? undefined : Object.freeze({ username: dockerHubUsername, token: config.requireSecret("dockerHubToken") }),
         notices: Object.freeze(notices),
     });
 }

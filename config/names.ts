@@ -13,6 +13,8 @@ export interface ResourceNames {
     buildAccountId: string;
     secretId: string;
     apiKeySecretId: string;
+    /** Secret holding the Docker Hub access token (only with dockerHubUsername). */
+    dockerHubSecretId: string;
     stagingBucket: string;
     weightsBucket: string;
 }
@@ -33,6 +35,7 @@ export function resourceNames(pulumiProject: string, stack: string, gcpProject: 
         buildAccountId: `${prefix}-build`,
         secretId: `${prefix}-hf-token`,
         apiKeySecretId: `${prefix}-api-key`,
+        dockerHubSecretId: `${prefix}-dockerhub-token`,
         // Bucket names are global: the project id makes this one unique.
         stagingBucket: `${prefix}-src-${gcpProject}`,
         weightsBucket: `${prefix}-weights-${gcpProject}`,
@@ -52,7 +55,7 @@ export function nameProblems(names: ResourceNames, stack: string, weights: strin
     for (const [what, id] of [["Artifact Registry repository id", names.repository], ["Docker Hub remote repository id", names.dockerHubRemote]] as const) {
         check(what, id, REPOSITORY_ID.test(id), "repository ids are at most 63 characters [a-z0-9-], starting with a letter");
     }
-    for (const [what, id] of [["token secret id", names.secretId], ["API key secret id", names.apiKeySecretId]] as const) {
+    for (const [what, id] of [["token secret id", names.secretId], ["API key secret id", names.apiKeySecretId], ["Docker Hub token secret id", names.dockerHubSecretId]] as const) {
         check(what, id, SECRET_ID.test(id), "secret ids are at most 255 characters [A-Za-z0-9_-]");
     }
     const buckets = [["staging bucket name", names.stagingBucket], ...(weights === "gcs" ? [["weights bucket name", names.weightsBucket]] : [])] as const;

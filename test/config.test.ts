@@ -23,6 +23,13 @@ describe("Pulumi.yaml config declarations", () => {
         }
     });
 
+    it("README's configuration table has one row per declared key", () => {
+        const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+        const table = readme.slice(readme.indexOf("## Configuration"), readme.indexOf("**What a setting costs**"));
+        const rows = [...table.matchAll(/^\| `([A-Za-z]+)`/gm)].map((m) => m[1]);
+        assert.deepEqual(rows.sort(), Object.keys(declared).sort());
+    });
+
     it("declares hfToken secret and required (no default)", () => {
         assert.equal(declared.hfToken.secret, true);
         assert.equal("default" in declared.hfToken, false);
@@ -72,6 +79,7 @@ describe("resource names", () => {
             buildAccountId: "vllm-cloudrun-dev-build",
             secretId: "vllm-cloudrun-dev-hf-token",
             apiKeySecretId: "vllm-cloudrun-dev-api-key",
+            dockerHubSecretId: "vllm-cloudrun-dev-dockerhub-token",
             stagingBucket: "vllm-cloudrun-dev-src-p1",
             weightsBucket: "vllm-cloudrun-dev-weights-p1",
         });
@@ -170,6 +178,10 @@ const bad: BadCase[] = [
     { name: "hfToken with a pasted line break", opts: { noToken: true, secretConfig: { hfToken: "hf_abcdefghijklmnopqrstuvwxyz0123456789\n" } }, key: "hfToken", fix: "npx pulumi config set --secret hfToken" },
     { name: "apiKey with a space", opts: { secretConfig: { apiKey: "correct horse battery staple" } }, key: "apiKey", fix: "npx pulumi config set --secret apiKey" },
     { name: "stack name that puts google in bucket names", opts: { stack: "google" }, key: "stack name (staging bucket name)", fix: "npx pulumi stack rename" },
+    { name: "Docker ID without its token", opts: { config: { dockerHubUsername: "alice42" } }, key: "dockerHubToken", fix: "npx pulumi config set --secret dockerHubToken" },
+    { name: "Docker Hub token without its Docker ID", opts: { secretConfig: { dockerHubToken: "dckr_pat_0123456789abcdef" } }, key: "dockerHubUsername", fix: "npx pulumi config set dockerHubUsername" },
+    { name: "Docker Hub token in plain text", opts: { config: { dockerHubUsername: "alice42", dockerHubToken: "dckr_pat_0123456789abcdef" } }, key: "dockerHubToken", fix: "npx pulumi config set --secret dockerHubToken" },
+    { name: "upper-case Docker ID", opts: { config: { dockerHubUsername: "Alice" }, secretConfig: { dockerHubToken: "dckr_pat_0123456789abcdef" } }, key: "dockerHubUsername", fix: "npx pulumi config set dockerHubUsername" },
     { name: "stack name too long for service account ids", opts: { stack: "a-very-long-stack-name" }, key: "stack name (build service account id)", fix: "npx pulumi stack rename" },
 ];
 

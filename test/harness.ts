@@ -100,6 +100,8 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
         }
         case "gcp:artifactregistry/repository:Repository":
             return { name: inputs.repositoryId };
+        case "gcp:projects/serviceIdentity:ServiceIdentity":
+            return { email: "service-123456789@gcp-sa-artifactregistry.iam.gserviceaccount.com", member: "serviceAccount:service-123456789@gcp-sa-artifactregistry.iam.gserviceaccount.com" };
         case "gcp:cloudrunv2/service:Service":
             return { uri: `https://${inputs.name}-abc123-uc.a.run.app` };
         case "command:local:Command":

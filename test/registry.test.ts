@@ -1,6 +1,6 @@
 import { before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
-import { one, runProgram, RunResult } from "./harness";
+import { byType, one, plainStrings, runProgram, RunResult } from "./harness";
 
 describe("ImageRegistry", () => {
     let r: RunResult;
@@ -55,6 +55,27 @@ describe("ImageRegistry", () => {
         assert.equal(other.error, undefined);
         assert.deepEqual(other.resources.filter((x) => x.type === "gcp:artifactregistry/repository:Repository").map((x) => x.name), ["vllm-cloudrun-dev"]);
         assert.equal(other.outputs.baseImage, `us-docker.pkg.dev/other/images/vllm@sha256:${"cd".repeat(32)}`);
+    });
+
+    it("pulls Docker Hub as your account when given a Docker ID and token: its own secret, readable by Artifact Registry's agent only", async () => {
+        const token = "dckr_pat_FAKE-docker-hub-token-0123456789";
+        const withLogin = await runProgram({ config: { dockerHubUsername: "alice42" }, secretConfig: { dockerHubToken: token } });
+        assert.equal(withLogin.error, undefined, String(withLogin.error));
+        const secret = one(withLogin, "gcp:secretmanager/secret:Secret", "vllm-cloudrun-dev-dockerhub-token");
+        assert.equal(secret.inputs.secretId, "vllm-cloudrun-dev-dockerhub-token");
+        const agent = one(withLogin, "gcp:projects/serviceIdentity:ServiceIdentity");
+        assert.deepEqual([agent.inputs.project, agent.inputs.service], ["my-proj", "artifactregistry.googleapis.com"]);
+        const readers = withLogin.resources.filter((x) => x.type === "gcp:secretmanager/secretIamMember:SecretIamMember" && x.inputs.secretId === "vllm-cloudrun-dev-dockerhub-token");
+        assert.deepEqual(readers.map((x) => [x.inputs.role, x.inputs.member]), [["roles/secretmanager.secretAccessor", "serviceAccount:service-123456789@gcp-sa-artifactregistry.iam.gserviceaccount.com"]]);
+        const remote = one(withLogin, "gcp:artifactregistry/repository:Repository", "vllm-cloudrun-dev-dockerhub");
+        const upstream = (remote.inputs.remoteRepositoryConfig as { upstreamCredentials: { usernamePasswordCredentials: Record<string, string> } }).upstreamCredentials.usernamePasswordCredentials;
+        assert.equal(upstream.username, "alice42");
+        assert.match(upstream.passwordSecretVersion, /^projects\/123456789\/secrets\/vllm-cloudrun-dev-dockerhub-token\/versions\/[1-9][0-9]*$/);
+        assert.ok(one(withLogin, "gcp:artifactregistry/repository:Repository", "vllm-cloudrun-dev-dockerhub").dependsOn.includes("gcp:secretmanager/secretIamMember:SecretIamMember::vllm-cloudrun-dev-dockerhub-token-reader"), "the repository is created after the agent may read the token");
+        for (const res of withLogin.resources) for (const s of plainStrings(res.inputs)) assert.ok(!s.includes(token), `${res.type} ${res.name} holds the Docker Hub token in plain text`);
+        // Without a login: anonymous, and none of this exists.
+        assert.equal(byType(r, "gcp:projects/serviceIdentity:ServiceIdentity").length, 0);
+        assert.equal((one(r, "gcp:artifactregistry/repository:Repository", "vllm-cloudrun-dev-dockerhub").inputs.remoteRepositoryConfig as Record<string, unknown>).upstreamCredentials, undefined);
     });
 });
 
