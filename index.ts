@@ -54,6 +54,8 @@ export = async () => {
         repositoryId: s.names.repository,
         writers: [identities.buildMember],
         dockerHubRemote,
+        // The cache serves only the build: keep it where the build runs.
+        dockerHubLocation: s.build.region,
         dockerHubRemoteId: s.names.dockerHubRemote,
         dockerHubReaders: [identities.buildMember],
         dockerHubCredentials: dockerHubToken && s.dockerHub && { username: s.dockerHub.username, secretId: dockerHubToken.secretId, secretVersion: dockerHubToken.versionName },
@@ -72,6 +74,7 @@ export = async () => {
               zonalRedundancy: s.gpuZonalRedundancy,
               maxInstances: s.maxInstances,
               memoryGiB: s.memoryGiB,
+              cpu: s.cpu,
               auth: s.gcpAuth,
           }, afterApis)
         : undefined;
@@ -79,6 +82,7 @@ export = async () => {
     const imageBuild = new ImageBuild(prefix, {
         project: s.project,
         region: s.region,
+        buildRegion: s.build.region,
         repositoryId: registry.repositoryId,
         repositoryUrl: registry.url,
         stagingBucketName: s.names.stagingBucket,

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
-import { GPU_TYPES, MEMORY_QUOTA_ID } from "../config/gpus";
+import { CPU_QUOTA_ID, GPU_TYPES, MEMORY_QUOTA_ID } from "../config/gpus";
 
 const SERVICE = "run.googleapis.com";
 
@@ -15,6 +15,8 @@ export interface GpuQuotaCheckArgs {
     maxInstances: number;
     /** Memory per instance, in GiB (checked against the region's Cloud Run memory quota). */
     memoryGiB: number;
+    /** vCPUs per instance (checked against the region's Cloud Run CPU quota). */
+    cpu: number;
     /** Credentials of the Google provider, for the provider this check creates. Default: ADC. */
     auth?: { credentials?: pulumi.Input<string>; accessToken?: pulumi.Input<string>; impersonateServiceAccount?: string };
 }
@@ -46,6 +48,8 @@ export interface QuotaReport {
     gpuNeeded: number;
     memoryGrantedGiB?: number;
     memoryNeededGiB: number;
+    cpuGranted?: number;
+    cpuNeeded: number;
 }
 
 export interface QuotaNeeds {
@@ -55,10 +59,11 @@ export interface QuotaNeeds {
     zonalRedundancy: boolean;
     maxInstances: number;
     memoryGiB: number;
+    cpu: number;
 }
 
 /** The problems with the granted quota, as lines of one message (empty when it is enough). */
-export function quotaProblems(needs: QuotaNeeds, gpuGranted: number | undefined, memoryBytes: number | undefined): string[] {
+export function quotaProblems(needs: QuotaNeeds, gpuGranted: number | undefined, memoryBytes: number | undefined, cpuMilli?: number): string[] {
     const gpu = GPU_TYPES[needs.gpuType];
     const quotaId = needs.zonalRedundancy ? gpu.quotaIds.zonal : gpu.quotaIds.nonZonal;
     const problems: string[] = [];
@@ -83,11 +88,22 @@ export function quotaProblems(needs: QuotaNeeds, gpuGranted: number | undefined,
             );
         }
     }
+    if (cpuMilli !== undefined && cpuMilli !== -1) {
+        const needed = needs.cpu * needs.maxInstances;
+        const granted = cpuMilli / 1000;
+        if (granted < needed) {
+            problems.push(
+                `Cloud Run CPU quota ${SERVICE}/${CPU_QUOTA_ID} in ${needs.region} is ${granted} vCPU; ${needs.maxInstances} instance(s) x ${needs.cpu} vCPU need ${needed}.`,
+                `  request it: gcloud beta quotas preferences create --service=${SERVICE} --quota-id=${CPU_QUOTA_ID} --preferred-value=${needed * 1000} --dimensions=region=${needs.region} --project=${needs.project} --email="$(gcloud config get-value account)"`,
+                ...(Math.floor(granted / needs.cpu) > 0 ? [`  or lower the need: npx pulumi config set maxInstances ${Math.floor(granted / needs.cpu)}`] : []),
+            );
+        }
+    }
     return problems;
 }
 
 /**
- * Reads the region's Cloud Run GPU (and memory) quota through the Cloud Quotas API after the
+ * Reads the region's Cloud Run GPU, memory and CPU quota through the Cloud Quotas API after the
  * APIs are enabled. `passed` fails the update with the quota id, what is granted, what is needed
  * and the request command when the quota is too small: the image build waits for it, so a short
  * quota costs seconds, not a 20-minute build.
@@ -121,17 +137,21 @@ export class GpuQuotaCheck extends pulumi.ComponentResource {
         const parent = `projects/${args.project}`;
         const gpuInfo = gcp.cloudquota.getSQuotaInfoOutput({ parent, service: SERVICE, quotaId: gpuQuotaId }, invokeOpts);
         const memInfo = gcp.cloudquota.getSQuotaInfoOutput({ parent, service: SERVICE, quotaId: MEMORY_QUOTA_ID }, invokeOpts);
+        const cpuInfo = gcp.cloudquota.getSQuotaInfoOutput({ parent, service: SERVICE, quotaId: CPU_QUOTA_ID }, invokeOpts);
 
-        this.report = pulumi.all([gpuInfo, memInfo]).apply(([g, m]) => {
+        this.report = pulumi.all([gpuInfo, memInfo, cpuInfo]).apply(([g, m, c]) => {
             const gpuGranted = grantedIn(g, args.region);
             const memBytes = grantedIn(m, args.region);
+            const cpuMilli = grantedIn(c, args.region);
             return {
-                problems: quotaProblems(args, gpuGranted, memBytes),
+                problems: quotaProblems(args, gpuGranted, memBytes, cpuMilli),
                 gpuQuotaId,
                 gpuGranted: gpuGranted ?? 0,
                 gpuNeeded: args.maxInstances,
                 memoryGrantedGiB: memBytes === undefined ? undefined : memBytes / 1024 ** 3,
                 memoryNeededGiB: args.memoryGiB * args.maxInstances,
+                cpuGranted: cpuMilli === undefined ? undefined : cpuMilli / 1000,
+                cpuNeeded: args.cpu * args.maxInstances,
             };
         });
         this.passed = this.report.apply((r) => {

@@ -71,8 +71,10 @@ export interface ImageBuildArgs extends ImageInputs {
      */
     checks?: pulumi.Input<unknown>[];
     project: pulumi.Input<string>;
-    /** Region of the build, the staging bucket and the repository. */
+    /** Region of the repository (and the weights bucket): the service's. */
     region: pulumi.Input<string>;
+    /** Region Cloud Build runs in, and of the staging bucket. Default: `region`. */
+    buildRegion?: pulumi.Input<string>;
     /** Artifact Registry repository id to push to. */
     repositoryId: pulumi.Input<string>;
     /** `<region>-docker.pkg.dev/<project>/<repo>`. */
@@ -136,7 +138,7 @@ export class ImageBuild extends pulumi.ComponentResource {
             {
                 project: args.project,
                 name: args.stagingBucketName,
-                location: args.region,
+                location: args.buildRegion ?? args.region,
                 forceDestroy: true,
                 uniformBucketLevelAccess: true,
                 publicAccessPrevention: "enforced",
@@ -198,7 +200,7 @@ export class ImageBuild extends pulumi.ComponentResource {
                     // stack run from another checkout or CI path does not look like a change.
                     SOURCE_DIR: path.relative(process.cwd(), contextDir) || ".",
                     PROJECT: args.project,
-                    REGION: args.region,
+                    REGION: args.buildRegion ?? args.region,
                     BASE_IMAGE: args.baseImagePull,
                     MODEL: args.model,
                     MODEL_REVISION: args.modelRevision,
@@ -220,8 +222,9 @@ export class ImageBuild extends pulumi.ComponentResource {
             {
                 parent: this,
                 dependsOn: ready,
-                // The provider already replaces on trigger changes; saying so keeps it true whatever
-                // its version documents, and makes every other input change run `update` instead.
+                // A changed trigger replaces the resource (which runs `create`): the SDK asks for it on
+                // `triggers[*]`, and this covers a changed number of triggers too. Any other input change
+                // runs `update` (pulumi-command local/commandController.go).
                 replaceOnChanges: ["triggers"],
                 customTimeouts: { create: `${(args.timeoutMinutes ?? 90) + 10}m`, update: "5m" },
             },

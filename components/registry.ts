@@ -18,6 +18,8 @@ export interface ImageRegistryArgs {
      * bandwidth). Default: false.
      */
     dockerHubRemote?: boolean;
+    /** Region of the Docker Hub remote repository: where the builds run. Default: `location`. */
+    dockerHubLocation?: pulumi.Input<string>;
     /** Id of the Docker Hub remote repository. Default: `<repositoryId>-dockerhub`. */
     dockerHubRemoteId?: pulumi.Input<string>;
     /** IAM members granted roles/artifactregistry.reader on the Docker Hub remote repository. Default: none. */
@@ -101,7 +103,7 @@ export class ImageRegistry extends pulumi.ComponentResource {
                 `${name}-dockerhub`,
                 {
                     project: args.project,
-                    location: args.location,
+                    location: args.dockerHubLocation ?? args.location,
                     repositoryId: args.dockerHubRemoteId ?? pulumi.interpolate`${args.repositoryId}-dockerhub`,
                     format: "DOCKER",
                     mode: "REMOTE_REPOSITORY",

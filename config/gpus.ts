@@ -52,6 +52,11 @@ export const GPU_TYPES: Readonly<Record<string, GpuType>> = Object.freeze({
 
 /** Cloud Run instance memory allocated per project and region, in bytes (service run.googleapis.com). */
 export const MEMORY_QUOTA_ID = "MemAllocPerProjectRegion";
+/**
+ * Cloud Run CPU allocated per project and region, in milli-vCPU; max instances x CPU must fit it
+ * (https://cloud.google.com/run/docs/configuring/max-instances-limits; units: run/quotas).
+ */
+export const CPU_QUOTA_ID = "CpuAllocPerProjectRegion";
 
 export function gpuRegionsFor(gpuType: string): string[] {
     return GPU_TYPES[gpuType]?.regions ?? [];

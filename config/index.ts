@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "./errors";
 import { DEFAULT_REGION, GPU_SOURCE, GPU_TYPES, gpuRegionsFor } from "./gpus";
 import { isDockerHub, ImageRef, parseImageRef } from "./image-ref";
-import { BUILD_DISK_GB, BUILD_MACHINE_TYPES, BUILD_TIMEOUT_MINUTES, HF_REPO_ID, maxMemoryForCpu, minCpuForMemory, PROJECT_ID, SECRET_MAX_BYTES } from "./limits";
+import { BUILD_DISK_GB, BUILD_MACHINE_TYPES, BUILD_TIMEOUT_MINUTES, CLOUD_BUILD_UNRESTRICTED_REGIONS, defaultBuildRegion, HF_REPO_ID, maxMemoryForCpu, minCpuForMemory, PROJECT_ID, REGION_NAME, SECRET_MAX_BYTES } from "./limits";
 import { nameProblems, ResourceNames, resourceNames, sanitize } from "./names";
 import { Reader } from "./reader";
 import { STARTUP_MODES, StartupMode, WEIGHTS_SOURCES, WeightsSource } from "./startup";
@@ -42,6 +42,7 @@ export const DEFAULTS = {
     gpuZonalRedundancy: false,
     deletionProtection: false,
     invokers: [] as string[],
+    buildRegion: "",
     buildMachineType: "e2-highcpu-8",
     buildDiskSizeGb: 200,
     buildTimeoutMinutes: 90,
@@ -57,6 +58,8 @@ export const DEFAULTS = {
 
 
 export interface BuildSettings {
+    /** Where Cloud Build runs (and the Docker Hub cache and staging bucket live). */
+    region: string;
     machineType: string;
     diskSizeGb: number;
     timeoutMinutes: number;
@@ -178,8 +181,8 @@ export function loadSettings(): Readonly<Settings> {
     }
 
     const model = r.string("model", DEFAULTS.model);
-    if (!HF_REPO_ID.test(model) || model.includes("--") || model.includes("..")) {
-        r.problem("model", model, "must be a Hugging Face model id <org>/<name>: letters, digits, '_', '-', '.', a name of at most 96 characters, no '--' or '..'", DEFAULTS.model);
+    if (!HF_REPO_ID.test(model) || model.includes("--") || model.includes("..") || model.endsWith(".git")) {
+        r.problem("model", model, "must be a Hugging Face model id <org>/<name>: letters, digits, '_', '-', '.', a name of at most 96 characters, no '--' or '..', not ending in .git", DEFAULTS.model);
     }
 
     const modelRevision = r.string("modelRevision", DEFAULTS.modelRevision);
@@ -243,6 +246,12 @@ export function loadSettings(): Readonly<Settings> {
         else seen.set(member.toLowerCase(), i);
     });
 
+    const buildRegionRaw = r.string("buildRegion", DEFAULTS.buildRegion);
+    if (buildRegionRaw !== "" && !REGION_NAME.test(buildRegionRaw)) r.problem("buildRegion", buildRegionRaw, "must be a region name like us-central1, or empty for the nearest region every project may build in", "us-central1");
+    const buildRegion = buildRegionRaw !== "" ? buildRegionRaw : defaultBuildRegion(region ?? "");
+    if (buildRegionRaw !== "" && !(CLOUD_BUILD_UNRESTRICTED_REGIONS as readonly string[]).includes(buildRegionRaw)) {
+        notices.push(`buildRegion ${buildRegionRaw}: some projects may run Cloud Build only in ${CLOUD_BUILD_UNRESTRICTED_REGIONS.join(", ")} (https://cloud.google.com/build/docs/locations); if the build fails with FAILED_PRECONDITION, unset buildRegion.`);
+    }
     const machineType = r.string("buildMachineType", DEFAULTS.buildMachineType);
     if (!(BUILD_MACHINE_TYPES as readonly string[]).includes(machineType)) r.problem("buildMachineType", machineType, `must be one of ${BUILD_MACHINE_TYPES.join(", ")} (what gcloud builds submit --machine-type accepts)`, DEFAULTS.buildMachineType);
     const diskSizeGb = r.number("buildDiskSizeGb", DEFAULTS.buildDiskSizeGb, { ...BUILD_DISK_GB, example: String(DEFAULTS.buildDiskSizeGb) });
@@ -340,7 +349,7 @@ export function loadSettings(): Readonly<Settings> {
         gpuZonalRedundancy,
         deletionProtection,
         invokers: Object.freeze([...invokers]),
-        build: Object.freeze({ machineType, diskSizeGb, timeoutMinutes }),
+        build: Object.freeze({ region: buildRegion, machineType, diskSizeGb, timeoutMinutes }),
         preflightChecks,
         apiKey: apiKeySet ? config.requireSecret("apiKey") : undefined,
         public: isPublic,

@@ -77,3 +77,26 @@ export const SECRET_ID = /^[A-Za-z0-9_-]{1,255}$/;
 
 /** Label values: at most 63 characters of a-z 0-9 _ - (https://cloud.google.com/resource-manager/docs/labels-overview). */
 export const LABEL_VALUE = /^[a-z0-9_-]{0,63}$/;
+
+/**
+ * Cloud Build regions every project may use: "some projects might be restricted to only use Cloud
+ * Build in" these (https://cloud.google.com/build/docs/locations, "Restricted regions for some
+ * projects", read 2026-11); elsewhere such a project fails with FAILED_PRECONDITION. The build runs
+ * in the nearest of them by default, and pushes to the service region's repository.
+ */
+export const CLOUD_BUILD_UNRESTRICTED_REGIONS = ["us-central1", "us-west2", "europe-west1", "asia-east1", "australia-southeast1", "southamerica-east1"] as const;
+const NEAREST_UNRESTRICTED_BUILD_REGION: Readonly<Record<string, string>> = {
+    "us-central1": "us-central1",
+    "us-east4": "us-central1",
+    "europe-west1": "europe-west1",
+    "europe-west4": "europe-west1",
+    "asia-southeast1": "asia-east1",
+};
+
+/** The build region for a service region: itself when every project may build there, else the nearest that is. */
+export function defaultBuildRegion(serviceRegion: string): string {
+    return NEAREST_UNRESTRICTED_BUILD_REGION[serviceRegion] ?? serviceRegion;
+}
+
+/** Google Cloud region names (e.g. us-east4, europe-west1). */
+export const REGION_NAME = /^[a-z]+-[a-z]+[0-9]+$/;

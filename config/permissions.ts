@@ -13,12 +13,12 @@ export interface DeployerRole {
 
 /** The smallest set of predefined roles a non-Owner deployer needs, one per thing the stack does. */
 export const DEPLOYER_ROLES: readonly DeployerRole[] = [
-    { role: "roles/serviceusage.serviceUsageAdmin", why: "enable the APIs; bill API calls to the project", permissions: ["serviceusage.services.enable", "serviceusage.services.get", "serviceusage.services.use"] },
+    { role: "roles/serviceusage.serviceUsageAdmin", why: "enable the APIs; bill API calls to the project", permissions: ["serviceusage.services.enable", "serviceusage.services.get", "serviceusage.services.list", "serviceusage.services.use"] },
     { role: "roles/iam.serviceAccountAdmin", why: "create the runtime and build service accounts", permissions: ["iam.serviceAccounts.create", "iam.serviceAccounts.get", "iam.serviceAccounts.update", "iam.serviceAccounts.delete"] },
     { role: "roles/iam.serviceAccountUser", why: "run the build and the service as those accounts (actAs)", permissions: ["iam.serviceAccounts.actAs"] },
-    { role: "roles/resourcemanager.projectIamAdmin", why: "grant the build account roles/logging.logWriter on the project", permissions: ["resourcemanager.projects.getIamPolicy", "resourcemanager.projects.setIamPolicy"] },
+    { role: "roles/resourcemanager.projectIamAdmin", why: "grant the build account roles/logging.logWriter on the project", permissions: ["resourcemanager.projects.get", "resourcemanager.projects.getIamPolicy", "resourcemanager.projects.setIamPolicy"] },
     { role: "roles/secretmanager.admin", why: "store the token (and API key) and grant access to the one account that reads each", permissions: ["secretmanager.secrets.create", "secretmanager.secrets.get", "secretmanager.secrets.update", "secretmanager.secrets.delete", "secretmanager.secrets.getIamPolicy", "secretmanager.secrets.setIamPolicy", "secretmanager.versions.add", "secretmanager.versions.get", "secretmanager.versions.access", "secretmanager.versions.destroy"] },
-    { role: "roles/artifactregistry.admin", why: "create the image and Docker Hub cache repositories and grant the build account on them", permissions: ["artifactregistry.repositories.create", "artifactregistry.repositories.get", "artifactregistry.repositories.update", "artifactregistry.repositories.delete", "artifactregistry.repositories.getIamPolicy", "artifactregistry.repositories.setIamPolicy", "artifactregistry.dockerimages.get"] },
+    { role: "roles/artifactregistry.admin", why: "create the image and Docker Hub cache repositories and grant the build account on them", permissions: ["artifactregistry.repositories.create", "artifactregistry.repositories.get", "artifactregistry.repositories.update", "artifactregistry.repositories.delete", "artifactregistry.repositories.getIamPolicy", "artifactregistry.repositories.setIamPolicy", "artifactregistry.dockerimages.get", "artifactregistry.dockerimages.list"] },
     { role: "roles/storage.admin", why: "create the staging (and weights) buckets, grant on them, upload the build source", permissions: ["storage.buckets.create", "storage.buckets.get", "storage.buckets.update", "storage.buckets.delete", "storage.buckets.getIamPolicy", "storage.buckets.setIamPolicy", "storage.objects.create", "storage.objects.get", "storage.objects.list", "storage.objects.delete"] },
     { role: "roles/cloudbuild.builds.editor", why: "submit, follow and cancel the image build", permissions: ["cloudbuild.builds.create", "cloudbuild.builds.get", "cloudbuild.builds.list", "cloudbuild.builds.update"] },
     { role: "roles/logging.viewer", why: "read the build's log when it fails (builds log to Cloud Logging only)", permissions: ["logging.logEntries.list"] },
@@ -58,6 +58,10 @@ export type PermissionCheck =
     | { kind: "missing"; permissions: string[]; roles: DeployerRole[] }
     | { kind: "no-credentials"; reason: string }
     | { kind: "no-project-access"; status: number }
+    /** The API is off in the project your credentials bill calls to (their quota project). */
+    | { kind: "api-disabled-in-quota-project"; reason: string }
+    /** Your credentials name a quota project you may not bill to. */
+    | { kind: "quota-project-denied"; reason: string }
     | { kind: "unchecked"; reason: string };
 
 /** Which of the stack's permissions the caller lacks on the project, and the roles that grant them. */
@@ -70,12 +74,23 @@ export async function checkDeployerPermissions(project: string, post: GooglePost
         // Never echo the error object: it may carry request headers.
         return { kind: "unchecked", reason: "network error" };
     }
+    // A 403 can be about the quota project of your credentials rather than this project
+    // (google-auth-library sends x-goog-user-project from the ADC file's quota_project_id).
+    const reasons = errorReasons(r.data);
+    if (r.status === 403 && reasons.includes("SERVICE_DISABLED")) return { kind: "api-disabled-in-quota-project", reason: "SERVICE_DISABLED" };
+    if (r.status === 403 && reasons.includes("USER_PROJECT_DENIED")) return { kind: "quota-project-denied", reason: "USER_PROJECT_DENIED" };
     if (r.status === 403 || r.status === 404) return { kind: "no-project-access", status: r.status };
     if (r.status !== 200) return { kind: "unchecked", reason: `HTTP ${r.status}` };
     const held = new Set((r.data as { permissions?: string[] } | undefined)?.permissions ?? []);
     const missing = DEPLOYER_PERMISSIONS.filter((p) => !held.has(p));
     if (missing.length === 0) return { kind: "ok" };
     return { kind: "missing", permissions: missing, roles: DEPLOYER_ROLES.filter((role) => role.permissions.some((p) => missing.includes(p))) };
+}
+
+/** The `reason`s of a Google API error body (error.details[].reason, google.rpc.ErrorInfo). */
+function errorReasons(data: unknown): string[] {
+    const details = (data as { error?: { details?: { reason?: unknown }[] } } | undefined)?.error?.details ?? [];
+    return details.map((d) => d.reason).filter((x): x is string => typeof x === "string");
 }
 
 /** One `gcloud projects add-iam-policy-binding` line per role; pasted, the shell fills in your gcloud account. */

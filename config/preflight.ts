@@ -159,6 +159,10 @@ async function permissionProblems(project: string, post: GooglePost, problems: C
         problems.push({ key: "Google credentials", value: check.reason, allowed: "pulumi and this check use Application Default Credentials, and none were found", fix: "gcloud auth application-default login   (and gcloud auth login, for the image build)" });
     } else if (check.kind === "no-project-access") {
         problems.push({ key: "gcp:project", value: project, allowed: `your credentials cannot see this project (HTTP ${check.status}): wrong project id, or no role on it`, fix: "gcloud projects list   (then: npx pulumi config set gcp:project <project-id>)" });
+    } else if (check.kind === "api-disabled-in-quota-project") {
+        problems.push({ key: "Google credentials", value: check.reason, allowed: "the Cloud Resource Manager API is disabled in the quota project your Application Default Credentials bill calls to", fix: `gcloud auth application-default set-quota-project ${project}   (or enable the API there: gcloud services enable cloudresourcemanager.googleapis.com --project=<quota-project>)` });
+    } else if (check.kind === "quota-project-denied") {
+        problems.push({ key: "Google credentials", value: check.reason, allowed: "your Application Default Credentials bill calls to a quota project you may not use (serviceusage.services.use)", fix: `gcloud auth application-default set-quota-project ${project}` });
     } else if (check.kind === "missing") {
         problems.push({
             key: "permissions",

@@ -413,6 +413,10 @@ export function gcloudHint(stderr: string, s: Pick<Settings, "project">): string
     if (/PERMISSION_DENIED|does not have permission|HTTPError 403|\b403\b/i.test(stderr)) {
         return `Hint: your gcloud account needs roles/cloudbuild.builds.editor on project ${s.project} and roles/iam.serviceAccountUser on the build service account (Owner has both); new grants can take minutes to apply.`;
     }
+    // Some projects may build only in a few regions (https://cloud.google.com/build/docs/locations).
+    if (/FAILED_PRECONDITION|cannot run builds in this region/i.test(stderr)) {
+        return "Hint: this project may not run Cloud Build in this region; unset buildRegion (`npx pulumi config rm buildRegion`) to build in the nearest region every project may use (us-central1, us-west2, europe-west1, asia-east1, australia-southeast1, southamerica-east1).";
+    }
     if (/Unable to read file|could not find source/i.test(stderr)) {
         return "Hint: run from the Pulumi program directory; SOURCE_DIR and BUILD_CONFIG are relative to it.";
     }

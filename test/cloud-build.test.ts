@@ -161,6 +161,7 @@ describe("cloud-build: argv, parsing and formatting", () => {
         assert.match(gcloudHint(`ERROR: (gcloud.builds.submit) ${NO_ACCOUNT}.`, s) ?? "", /gcloud auth login/);
         assert.match(gcloudHint("ERROR: (gcloud.builds.submit) PERMISSION_DENIED: Cloud Build API has not been used in project 1 before or it is disabled.", s) ?? "", /gcloud services enable cloudbuild.googleapis.com --project=my-proj/);
         assert.match(gcloudHint("ERROR: (gcloud.builds.submit) PERMISSION_DENIED: The caller does not have permission.", s) ?? "", /roles\/cloudbuild.builds.editor/);
+        assert.match(gcloudHint("ERROR: (gcloud.builds.submit) FAILED_PRECONDITION: due to quota restrictions, cannot run builds in this region. Please contact support", s) ?? "", /npx pulumi config rm buildRegion/);
         assert.equal(gcloudHint("ERROR: (gcloud.builds.submit) something else", s), undefined);
     });
 });

@@ -32,10 +32,11 @@ describe("GPU quota check", () => {
         assert.deepEqual([provider.inputs.project, provider.inputs.userProjectOverride, provider.inputs.billingProject], ["my-proj", "true", "my-proj"]);
         const reads = r.invokes.filter((i) => i.token === "gcp:cloudquota/getSQuotaInfo:getSQuotaInfo").map((i) => i.inputs);
         assert.deepEqual(reads.sort((a, b) => String(a.quotaId).localeCompare(String(b.quotaId))), [
+            { parent: "projects/my-proj", service: "run.googleapis.com", quotaId: "CpuAllocPerProjectRegion" },
             { parent: "projects/my-proj", service: "run.googleapis.com", quotaId: "MemAllocPerProjectRegion" },
             { parent: "projects/my-proj", service: "run.googleapis.com", quotaId: "NvidiaL4GpuAllocNoZonalRedundancyPerProjectRegion" },
         ]);
-        assert.deepEqual(r.outputs.gpuQuota, { problems: [], gpuQuotaId: "NvidiaL4GpuAllocNoZonalRedundancyPerProjectRegion", gpuGranted: 3, gpuNeeded: 2, memoryGrantedGiB: 1024, memoryNeededGiB: 64 });
+        assert.deepEqual(r.outputs.gpuQuota, { problems: [], gpuQuotaId: "NvidiaL4GpuAllocNoZonalRedundancyPerProjectRegion", gpuGranted: 3, gpuNeeded: 2, memoryGrantedGiB: 1024, memoryNeededGiB: 64, cpuGranted: 200, cpuNeeded: 16 });
         const check = one(r, "vllm-cloudrun:quota:GpuQuotaCheck", "vllm-cloudrun-dev-quota");
         assert.deepEqual(check.dependsOn, ["vllm-cloudrun:apis:ProjectApis::vllm-cloudrun-dev"], "after the Cloud Quotas API is enabled");
         // The build starts only once the check has passed (its dependsOn is the check's outcome).
@@ -80,6 +81,15 @@ describe("GPU quota check", () => {
         assert.equal(created(r, BUILD).length, 0);
     });
 
+    it("too little CPU quota for maxInstances x cpu fails the same way (Cloud Run's default is often 20 vCPU)", async () => {
+        const r = await withChecks({ config: { maxInstances: 3 }, quota: { vcpu: 20 } });
+        assert.ok(r.error);
+        assert.match(r.error.message, /CPU quota run\.googleapis\.com\/CpuAllocPerProjectRegion in us-central1 is 20 vCPU; 3 instance\(s\) x 8 vCPU need 24\./);
+        assert.ok(r.error.message.includes("--quota-id=CpuAllocPerProjectRegion --preferred-value=24000 "), "milli-vCPU, as the quota counts");
+        assert.match(r.error.message, /or lower the need: npx pulumi config set maxInstances 2/);
+        assert.equal(created(r, BUILD).length, 0);
+    });
+
     it("is not created with preflightChecks off", async () => {
         const r = await runProgram();
         assert.equal(byType(r, "vllm-cloudrun:quota:GpuQuotaCheck").length, 0);
@@ -100,10 +110,10 @@ describe("reading a QuotaInfo", () => {
         assert.equal(grantedIn({ dimensionsInfos: [] }, "us-east4"), undefined);
     });
     it("treats -1 as unlimited", () => {
-        assert.deepEqual(quotaProblems({ project: "p", region: "r", gpuType: "nvidia-l4", zonalRedundancy: false, maxInstances: 100, memoryGiB: 32 }, -1, -1), []);
+        assert.deepEqual(quotaProblems({ project: "p", region: "r", gpuType: "nvidia-l4", zonalRedundancy: false, maxInstances: 100, memoryGiB: 32, cpu: 8 }, -1, -1, -1), []);
     });
     it("suggests turning zonal redundancy off when that quota is short", () => {
-        const lines = quotaProblems({ project: "p", region: "r", gpuType: "nvidia-l4", zonalRedundancy: true, maxInstances: 3, memoryGiB: 32 }, 0, undefined);
+        const lines = quotaProblems({ project: "p", region: "r", gpuType: "nvidia-l4", zonalRedundancy: true, maxInstances: 3, memoryGiB: 32, cpu: 8 }, 0, undefined);
         assert.ok(lines.includes("  or use the quota new projects get more easily: npx pulumi config set gpuZonalRedundancy false"));
     });
 });

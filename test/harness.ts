@@ -58,8 +58,8 @@ export interface RunOptions {
     /** Leave gcp:project / gcp:region unset. */
     noProject?: boolean;
     noRegion?: boolean;
-    /** Quota the fake Cloud Quotas API reports for the stack's region. Default: 3 GPUs (both kinds), 1 TiB memory. */
-    quota?: { gpu?: number; zonalGpu?: number; memoryGiB?: number; region?: string };
+    /** Quota the fake Cloud Quotas API reports for the stack's region. Default: 3 GPUs (both kinds), 1 TiB memory, 200 vCPU. */
+    quota?: { gpu?: number; zonalGpu?: number; memoryGiB?: number; vcpu?: number; region?: string };
     /** What the fake Docker Hub answers for the base image's tag. Default: FAKE_BASE_DIGEST. */
     baseDigest?: string;
     /**
@@ -199,8 +199,8 @@ async function runProgramInner(opts: RunOptions, result: RunResult, rejections: 
             };
             result.resources.push(rec);
             // dependsOn may be an Output of resources (a gate that resolves once checks pass).
-            void pulumi.output(args.opts.dependsOn as pulumi.Input<pulumi.Input<pulumi.Resource>[] | pulumi.Input<pulumi.Resource>> | undefined).apply((deps) => {
-                const list = (Array.isArray(deps) ? deps : deps === undefined ? [] : [deps]) as pulumi.Resource[];
+            void pulumi.output(args.opts.dependsOn).apply((deps) => {
+                const list = (Array.isArray(deps) ? deps : deps === undefined ? [] : [deps]);
                 rec.dependsOn.push(...list.map((d) => key(d) as string));
             });
             return undefined;
@@ -246,6 +246,7 @@ async function runProgramInner(opts: RunOptions, result: RunResult, rejections: 
 function quotaInfo(quotaId: string, q: RunOptions["quota"] = {}): Record<string, unknown> {
     const value =
         quotaId === "MemAllocPerProjectRegion" ? (q.memoryGiB ?? 1024) * 1024 ** 3
+        : quotaId === "CpuAllocPerProjectRegion" ? (q.vcpu ?? 200) * 1000
         : quotaId === "NvidiaL4GpuAllocPerProjectRegion" ? (q.zonalGpu ?? 3)
         : q.gpu ?? 3;
     return {

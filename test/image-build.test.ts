@@ -145,6 +145,45 @@ describe("ImageBuild", () => {
     }
 });
 
+describe("where the build runs", () => {
+    it("in the nearest region every project may use for Cloud Build, with the cache and staging there, pushing to the service region", async () => {
+        const r = await runProgram({ config: { "gcp:region": "us-east4" } });
+        assert.equal(r.error, undefined, String(r.error));
+        const env = buildOf(r).inputs.environment as Record<string, string>;
+        assert.equal(env.REGION, "us-central1", "Cloud Build region (restricted projects may build only in a few regions)");
+        assert.equal(env.BASE_IMAGE, `us-central1-docker.pkg.dev/my-proj/vllm-cloudrun-dev-dockerhub/vllm/vllm-openai@${FAKE_BASE_DIGEST}`);
+        assert.match(env.IMAGE, /^us-east4-docker\.pkg\.dev\/my-proj\/vllm-cloudrun-dev\/vllm:[0-9a-f]{16}$/);
+        assert.equal(one(r, "gcp:storage/bucket:Bucket", "vllm-cloudrun-dev-staging").inputs.location, "us-central1");
+        assert.equal(one(r, "gcp:artifactregistry/repository:Repository", "vllm-cloudrun-dev-dockerhub").inputs.location, "us-central1");
+        assert.equal(one(r, "gcp:artifactregistry/repository:Repository", "vllm-cloudrun-dev").inputs.location, "us-east4");
+        assert.equal(one(r, "gcp:cloudrunv2/service:Service").inputs.location, "us-east4");
+    });
+
+    it("where buildRegion says, when set", async () => {
+        const r = await runProgram({ config: { "gcp:region": "europe-west4", buildRegion: "europe-west4" } });
+        assert.equal(r.error, undefined, String(r.error));
+        assert.equal((buildOf(r).inputs.environment as Record<string, string>).REGION, "europe-west4");
+    });
+});
+
+describe("BaseImage", () => {
+    it("looks the tag up with a Docker provider that never needs a Docker daemon", async () => {
+        const r = await runProgram();
+        const provider = one(r, "pulumi:providers:docker", "vllm-cloudrun-dev-base-registry");
+        assert.deepEqual([provider.inputs.host, provider.inputs.disableDockerDaemonCheck], ["ssh://registry-lookups-only@127.0.0.1", "true"]);
+        const lookups = r.invokes.filter((i) => i.token === "docker:index/getRegistryImage:getRegistryImage");
+        assert.deepEqual(lookups.map((l) => l.inputs), [{ name: "vllm/vllm-openai:v0.10.2" }]);
+    });
+
+    it("uses a configured digest as is, without a lookup or a Docker provider", async () => {
+        const digest = `sha256:${"e".repeat(64)}`;
+        const r = await runProgram({ config: { vllmImage: `vllm/vllm-openai:v0.10.2@${digest}` } });
+        assert.equal(r.invokes.filter((i) => i.token === "docker:index/getRegistryImage:getRegistryImage").length, 0);
+        assert.equal(r.resources.filter((x) => x.type === "pulumi:providers:docker").length, 0);
+        assert.equal(r.outputs.baseImage, `us-central1-docker.pkg.dev/my-proj/vllm-cloudrun-dev-dockerhub/vllm/vllm-openai@${digest}`);
+    });
+});
+
 describe("ImageBuild with weights: gcs", () => {
     let r: RunResult;
     before(async () => {

@@ -28,6 +28,7 @@ describe("the program", () => {
             "gcp:artifactregistry/repository:Repository": 2,
             "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": 2,
             "vllm-cloudrun:image:BaseImage": 1,
+            "pulumi:providers:docker": 1,
             "vllm-cloudrun:image:ImageBuild": 1,
             "gcp:storage/bucket:Bucket": 1,
             "gcp:storage/bucketIAMMember:BucketIAMMember": 1,

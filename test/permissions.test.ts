@@ -25,7 +25,7 @@ const settings = {
     project: "my-proj", region: "us-east4", names: {} as Settings["names"], hfToken: pulumi.output("hf_x"), model: DEFAULTS.model, modelRevision: DEFAULTS.modelRevision,
     servedModelName: DEFAULTS.model, vllmImage: DEFAULTS.vllmImage, baseImage: { registry: "docker.io", path: "vllm/vllm-openai", tag: "v0.10.2" }, gpuType: "nvidia-l4", cpu: 8, memory: "32Gi", memoryGiB: 32,
     minInstances: 0, maxInstances: 1, concurrency: 64, maxModelLen: 8192, gpuMemoryUtilization: 0.9, gpuZonalRedundancy: false, deletionProtection: false, invokers: [],
-    build: { machineType: "e2-highcpu-8", diskSizeGb: 200, timeoutMinutes: 90 }, preflightChecks: true, public: false, smokeTest: false, startupMode: "fast", weights: "image", labels: {}, gcpAuth: {}, notices: [],
+    build: { region: "us-central1", machineType: "e2-highcpu-8", diskSizeGb: 200, timeoutMinutes: 90 }, preflightChecks: true, public: false, smokeTest: false, startupMode: "fast", weights: "image", labels: {}, gcpAuth: {}, notices: [],
 } as Settings;
 const hfOk = () => Promise.resolve({ status: 200, text: "{}" });
 
@@ -68,6 +68,17 @@ describe("deployer permissions", () => {
         assert.deepEqual(hidden.problems.map((p) => p.key), ["gcp:project"]);
         const report = await runPreflight(settings, { network: true, http: hfOk, googlePost: resourceManager([], 500).post });
         assert.ok(report.warnings.some((w) => w.startsWith("Could not check your permissions on my-proj (HTTP 500)")));
+    });
+
+    it("tells a 403 about the quota project of your credentials from one about this project", async () => {
+        const answer = (reason: string): GooglePost => () => Promise.resolve({ status: 403, data: { error: { code: 403, status: "PERMISSION_DENIED", details: [{ "@type": "type.googleapis.com/google.rpc.ErrorInfo", reason }] } } });
+        assert.deepEqual(await checkDeployerPermissions("my-proj", answer("SERVICE_DISABLED")), { kind: "api-disabled-in-quota-project", reason: "SERVICE_DISABLED" });
+        assert.deepEqual(await checkDeployerPermissions("my-proj", answer("USER_PROJECT_DENIED")), { kind: "quota-project-denied", reason: "USER_PROJECT_DENIED" });
+        assert.deepEqual(await checkDeployerPermissions("my-proj", answer("IAM_PERMISSION_DENIED")), { kind: "no-project-access", status: 403 });
+        const err = await runPreflight(settings, { network: true, http: hfOk, googlePost: answer("SERVICE_DISABLED") }).catch((e: unknown) => e);
+        assert.ok(isConfigError(err));
+        assert.equal(err.problems[0].key, "Google credentials");
+        assert.match(err.problems[0].fix, /^gcloud auth application-default set-quota-project my-proj/);
     });
 
     it("is skipped with preflightChecks off", async () => {

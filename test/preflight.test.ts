@@ -18,7 +18,7 @@ function settings(over: Partial<Settings> = {}): Settings {
         baseImage: { registry: "docker.io", path: "vllm/vllm-openai", tag: "v0.10.2" },
         gpuType: "nvidia-l4", cpu: 8, memory: "32Gi", memoryGiB: 32, minInstances: 0, maxInstances: 1, concurrency: 64, maxModelLen: 8192,
         gpuMemoryUtilization: 0.9, gpuZonalRedundancy: false, deletionProtection: false, invokers: [],
-        build: { machineType: "e2-highcpu-8", diskSizeGb: 200, timeoutMinutes: 90 }, preflightChecks: true, public: false, smokeTest: false, startupMode: "fast", weights: "image", labels: {},
+        build: { region: "us-central1", machineType: "e2-highcpu-8", diskSizeGb: 200, timeoutMinutes: 90 }, preflightChecks: true, public: false, smokeTest: false, startupMode: "fast", weights: "image", labels: {},
         gcpAuth: {}, notices: [],
         ...over,
     };
