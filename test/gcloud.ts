@@ -11,7 +11,7 @@ export const NO_ACCOUNT = "You do not currently have an active account selected"
 /** Why gcloud cannot be used here, or undefined when it can. */
 export function gcloudUnavailable(): string | undefined {
     const r = spawnSync("gcloud", ["version"], { encoding: "utf8" });
-    return r.error || r.status !== 0 ? "the Google Cloud CLI is not installed (see README Tests)" : undefined;
+    return r.error || r.status !== 0 ? "the Google Cloud CLI is not installed (from Google's apt repository: https://cloud.google.com/sdk/docs/install#deb)" : undefined;
 }
 
 /** Runs a command line as a user would paste it (sh -c) and asserts gcloud got as far as auth. */

@@ -4,7 +4,7 @@ import { GoogleAuth } from "google-auth-library";
 import { DEFAULTS, Settings } from "../config";
 import { runPreflight } from "../config/preflight";
 import { adcPost, checkDeployerPermissions, DEPLOYER_PERMISSIONS, DEPLOYER_ROLES, GooglePost, grantCommands } from "../config/permissions";
-import { isConfigError, ROOT } from "./harness";
+import { isConfigError, ROOT, runProgram } from "./harness";
 import { assertGcloudParses } from "./gcloud";
 import * as fs from "fs";
 import * as path from "path";
@@ -79,6 +79,21 @@ describe("deployer permissions", () => {
         assert.ok(isConfigError(err));
         assert.equal(err.problems[0].key, "Google credentials");
         assert.match(err.problems[0].fix, /^gcloud auth application-default set-quota-project my-proj/);
+    });
+
+    it("in the program: missing permissions stop the preview before any resource, with the grants", async () => {
+        const realFetch = globalThis.fetch;
+        globalThis.fetch = () => Promise.resolve(new Response("{}", { status: 200 }));
+        try {
+            const held = DEPLOYER_PERMISSIONS.filter((p) => p !== "cloudquotas.quotas.get");
+            const r = await runProgram({ config: { preflightChecks: true }, googlePost: resourceManager(held).post });
+            assert.ok(isConfigError(r.error));
+            assert.deepEqual(r.error.problems.map((p) => [p.key, p.value]), [["permissions", ["cloudquotas.quotas.get"]]]);
+            assert.match(r.error.problems[0].fix, /--role=roles\/cloudquotas\.viewer --condition=None$/);
+            assert.deepEqual(r.resources.filter((x) => x.type !== "pulumi:pulumi:Stack"), [], "nothing was created");
+        } finally {
+            globalThis.fetch = realFetch;
+        }
     });
 
     it("is skipped with preflightChecks off", async () => {
