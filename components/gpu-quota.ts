@@ -4,19 +4,7 @@ import { CPU_QUOTA_ID, GPU_TYPES, MEMORY_QUOTA_ID } from "../config/gpus";
 
 const SERVICE = "run.googleapis.com";
 
-export interface GpuQuotaCheckArgs {
-    /** Project id. */
-    project: string;
-    region: string;
-    gpuType: string;
-    /** Which GPU quota the service draws from: with or without zonal redundancy. */
-    zonalRedundancy: boolean;
-    /** GPUs the service may use at once. */
-    maxInstances: number;
-    /** Memory per instance, in GiB (checked against the region's Cloud Run memory quota). */
-    memoryGiB: number;
-    /** vCPUs per instance (checked against the region's Cloud Run CPU quota). */
-    cpu: number;
+export interface GpuQuotaCheckArgs extends QuotaNeeds {
     /** Credentials of the Google provider, for the provider this check creates. Default: ADC. */
     auth?: { credentials?: pulumi.Input<string>; accessToken?: pulumi.Input<string>; impersonateServiceAccount?: string };
 }
@@ -52,13 +40,19 @@ export interface QuotaReport {
     cpuNeeded: number;
 }
 
+/** What the stack will ask Cloud Run for, in one region. */
 export interface QuotaNeeds {
+    /** Project id. */
     project: string;
     region: string;
     gpuType: string;
+    /** Which GPU quota the service draws from: with or without zonal redundancy. */
     zonalRedundancy: boolean;
+    /** GPUs the service may use at once. */
     maxInstances: number;
+    /** Memory per instance, in GiB (checked against the region's Cloud Run memory quota). */
     memoryGiB: number;
+    /** vCPUs per instance (checked against the region's Cloud Run CPU quota). */
     cpu: number;
 }
 

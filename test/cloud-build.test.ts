@@ -33,6 +33,7 @@ import {
     UsageError,
 } from "../deploy/cloud-build";
 import { ROOT } from "./harness";
+import { gcloudUnavailable, runRealGcloud } from "./gcloud";
 import { skipUnlessAvailable } from "./docker";
 
 const FAKE_DIR = path.join(__dirname, "fixtures", "fake-gcloud");
@@ -400,11 +401,7 @@ describe("cloud-build against a fake gcloud", () => {
 // The real CLI: it accepts every argv the script runs or prints, and the fake rejects bad ones
 // with the same error and exit code.
 
-function realGcloudUnavailable(): string | undefined {
-    const r = spawnSync("gcloud", ["version"], { encoding: "utf8" });
-    return r.error || r.status !== 0 ? "the Google Cloud CLI is not installed (apt-get install google-cloud-cli)" : undefined;
-}
-const unavailable = realGcloudUnavailable();
+const unavailable = gcloudUnavailable();
 
 interface CliRun {
     status: number;
@@ -413,18 +410,8 @@ interface CliRun {
 
 /** The real gcloud (from PATH, not the fake) with an empty config and HOME, in the program directory. */
 function realGcloud(args: string[]): CliRun {
-    const config = fs.mkdtempSync(path.join(os.tmpdir(), "gcloud-config-"));
-    try {
-        const r = spawnSync("gcloud", args, {
-            cwd: ROOT,
-            encoding: "utf8",
-            timeout: 120_000,
-            env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: config, CLOUDSDK_CONFIG: config, CLOUDSDK_CORE_DISABLE_PROMPTS: "1" },
-        });
-        return { status: r.status ?? -1, stderr: r.stderr };
-    } finally {
-        fs.rmSync(config, { recursive: true, force: true });
-    }
+    const r = runRealGcloud(args, { cwd: ROOT });
+    return { status: r.status, stderr: r.stderr };
 }
 
 function fakeGcloud(args: string[], scenario = "no-account"): CliRun {

@@ -5,7 +5,6 @@
 // field fails earlier with a different message.
 import { before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -14,14 +13,8 @@ import { DOCKER_DIR } from "../components/image-build";
 import { missingEnv, submitArgs, substitutions } from "../deploy/cloud-build";
 import { FAKE_TOKEN, one, ROOT, runProgram } from "./harness";
 import { itUnlessUnavailable } from "./docker";
+import { gcloudUnavailable, NO_ACCOUNT, runRealGcloud } from "./gcloud";
 
-const NO_ACCOUNT = "You do not currently have an active account selected";
-
-function gcloudUnavailable(): string | undefined {
-    const r = spawnSync("gcloud", ["version"], { encoding: "utf8" });
-    if (r.error || r.status !== 0) return "the Google Cloud CLI is not installed (from Google's apt repository: https://cloud.google.com/sdk/docs/install#deb)";
-    return undefined;
-}
 const unavailable = gcloudUnavailable();
 
 interface Result {
@@ -34,18 +27,8 @@ interface Result {
  * directory, no shell), with an empty gcloud config.
  */
 function runSubmit(args: string[], environment: Record<string, string>): Result {
-    const config = fs.mkdtempSync(path.join(os.tmpdir(), "gcloud-config-"));
-    try {
-        const r = spawnSync("gcloud", args, {
-            cwd: ROOT,
-            encoding: "utf8",
-            timeout: 120_000,
-            env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: config, CLOUDSDK_CONFIG: config, ...environment },
-        });
-        return { status: r.status ?? -1, output: `${r.stdout}\n${r.stderr}` };
-    } finally {
-        fs.rmSync(config, { recursive: true, force: true });
-    }
+    const r = runRealGcloud(args, { cwd: ROOT, env: environment });
+    return { status: r.status, output: `${r.stdout}\n${r.stderr}` };
 }
 
 interface CloudBuildConfig {

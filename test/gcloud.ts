@@ -14,6 +14,28 @@ export function gcloudUnavailable(): string | undefined {
     return r.error || r.status !== 0 ? "the Google Cloud CLI is not installed (from Google's apt repository: https://cloud.google.com/sdk/docs/install#deb)" : undefined;
 }
 
+export interface GcloudRun {
+    status: number;
+    stdout: string;
+    stderr: string;
+}
+
+/** Runs the real gcloud with an empty config and HOME (no account), in `cwd`, without a shell. */
+export function runRealGcloud(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): GcloudRun {
+    const config = fs.mkdtempSync(path.join(os.tmpdir(), "gcloud-config-"));
+    try {
+        const r = spawnSync("gcloud", args, {
+            cwd: opts.cwd,
+            encoding: "utf8",
+            timeout: 120_000,
+            env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: config, CLOUDSDK_CONFIG: config, CLOUDSDK_CORE_DISABLE_PROMPTS: "1", ...opts.env },
+        });
+        return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+    } finally {
+        fs.rmSync(config, { recursive: true, force: true });
+    }
+}
+
 /** Runs a command line as a user would paste it (sh -c) and asserts gcloud got as far as auth. */
 export function assertGcloudParses(commandLine: string): void {
     if (gcloudUnavailable() !== undefined && process.env.CI !== "true") return;
