@@ -37,7 +37,7 @@ import { gcloudUnavailable, runRealGcloud } from "./gcloud";
 import { skipUnlessAvailable } from "./docker";
 
 const FAKE_DIR = path.join(__dirname, "fixtures", "fake-gcloud");
-const PLANTED_TOKEN = "hf_FAKEtokenFAKEtokenFAKEtoken123456";
+const PLANTED_TOKEN = "hf_FAKEtokenFAKEtoken1234";
 const NO_ACCOUNT = "You do not currently have an active account selected";
 
 /** What the ImageBuild Command sets, for weights: gcs (three steps). */

@@ -175,7 +175,7 @@ const bad: BadCase[] = [
     { name: "build timeout above 24 h", opts: { config: { buildTimeoutMinutes: 1441 } }, key: "buildTimeoutMinutes", fix: "npx pulumi config set buildTimeoutMinutes 90" },
     { name: "maxModelLen below 16", opts: { config: { maxModelLen: 8 } }, key: "maxModelLen", fix: "npx pulumi config set maxModelLen 8192" },
     { name: "empty hfToken", opts: { noToken: true, secretConfig: { hfToken: "" } }, key: "hfToken", fix: "npx pulumi config set --secret hfToken   (it prompts for the value)" },
-    { name: "hfToken with a pasted line break", opts: { noToken: true, secretConfig: { hfToken: "hf_abcdefghijklmnopqrstuvwxyz0123456789\n" } }, key: "hfToken", fix: "npx pulumi config set --secret hfToken" },
+    { name: "hfToken with a pasted line break", opts: { noToken: true, secretConfig: { hfToken: "hf_pasted-with-a-line-break\n" } }, key: "hfToken", fix: "npx pulumi config set --secret hfToken" },
     { name: "apiKey with a space", opts: { secretConfig: { apiKey: "correct horse battery staple" } }, key: "apiKey", fix: "npx pulumi config set --secret apiKey" },
     { name: "stack name that puts google in bucket names", opts: { stack: "google" }, key: "stack name (staging bucket name)", fix: "npx pulumi stack rename" },
     { name: "Docker ID without its token", opts: { config: { dockerHubUsername: "alice42" } }, key: "dockerHubToken", fix: "npx pulumi config set --secret dockerHubToken" },
