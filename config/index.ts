@@ -170,11 +170,11 @@ export function loadSettings(): Readonly<Settings> {
     const project = gcp.get("project") ?? firstEnv(["GOOGLE_PROJECT", "GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT"]);
     const region = gcp.get("region") ?? firstEnv(["GOOGLE_REGION", "GCLOUD_REGION", "CLOUDSDK_COMPUTE_REGION"]);
     if (project === undefined) {
-        r.problems.push({ key: "gcp:project", value: undefined, allowed: "a Google Cloud project id is required", fix: `${PULUMI} config set gcp:project <your-project-id>` });
+        r.problems.push({ key: "gcp:project", value: undefined, allowed: "a Google Cloud project id is required", fix: `${PULUMI} config set gcp:project YOUR_PROJECT_ID` });
     } else if (project.includes(":")) {
-        r.problems.push({ key: "gcp:project", value: project, allowed: "domain-scoped projects (domain:name) cannot name the stack's buckets and Artifact Registry hosts; use a project with a plain id", fix: `${PULUMI} config set gcp:project <plain-project-id>` });
+        r.problems.push({ key: "gcp:project", value: project, allowed: "domain-scoped projects (domain:name) cannot name the stack's buckets and Artifact Registry hosts; use a project with a plain id", fix: `${PULUMI} config set gcp:project PLAIN_PROJECT_ID` });
     } else if (!PROJECT_ID.test(project)) {
-        r.problems.push({ key: "gcp:project", value: project, allowed: "a project id is 6-30 lower-case letters, digits and hyphens, starting with a letter (the id, not the display name or number: `gcloud projects list` shows it)", fix: `${PULUMI} config set gcp:project <your-project-id>` });
+        r.problems.push({ key: "gcp:project", value: project, allowed: "a project id is 6-30 lower-case letters, digits and hyphens, starting with a letter (the id, not the display name or number: `gcloud projects list` shows it)", fix: `${PULUMI} config set gcp:project YOUR_PROJECT_ID` });
     }
     if (region === undefined) {
         r.problems.push({ key: "gcp:region", value: undefined, allowed: "a region with Cloud Run GPUs is required", fix: `${PULUMI} config set gcp:region ${DEFAULT_REGION}` });
@@ -187,7 +187,7 @@ export function loadSettings(): Readonly<Settings> {
 
     const modelRevision = r.string("modelRevision", DEFAULTS.modelRevision);
     if (!COMMIT.test(modelRevision)) {
-        r.problem("modelRevision", modelRevision, "must be a 40-character lower-case commit hash (branches like main move, so builds would not be reproducible)", "<commit-sha-from-the-model-page>");
+        r.problem("modelRevision", modelRevision, "must be a 40-character lower-case commit hash (branches like main move, so builds would not be reproducible)", "FULL_COMMIT_SHA_FROM_THE_MODEL_PAGE");
     }
     const servedModelName = r.string("servedModelName", DEFAULTS.servedModelName);
     if (servedModelName !== "" && (!/^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/.test(servedModelName) || servedModelName.length > 256)) {
@@ -294,12 +294,12 @@ export function loadSettings(): Readonly<Settings> {
     const dockerHubTokenValue = pulumi.runtime.getConfig(dockerHubTokenKey) ?? "";
     const setDockerHubToken = `${PULUMI} config set --secret dockerHubToken   (a Docker Hub access token; it prompts)`;
     if (dockerHubUsername !== "" && !/^[a-z0-9]{4,30}$/.test(dockerHubUsername)) {
-        r.problem("dockerHubUsername", dockerHubUsername, "must be a Docker ID: 4-30 lower-case letters and digits", "<your-docker-id>");
+        r.problem("dockerHubUsername", dockerHubUsername, "must be a Docker ID: 4-30 lower-case letters and digits", "YOUR_DOCKER_ID");
     }
     if (dockerHubUsername !== "" && dockerHubTokenValue === "") {
         r.problems.push({ key: "dockerHubToken", value: undefined, allowed: "dockerHubUsername is set, so the access token is needed too", fix: setDockerHubToken });
     } else if (dockerHubUsername === "" && dockerHubTokenValue !== "") {
-        r.problems.push({ key: "dockerHubUsername", value: "", allowed: "dockerHubToken is set, so the Docker ID it belongs to is needed too", fix: `${PULUMI} config set dockerHubUsername <your-docker-id>` });
+        r.problems.push({ key: "dockerHubUsername", value: "", allowed: "dockerHubToken is set, so the Docker ID it belongs to is needed too", fix: `${PULUMI} config set dockerHubUsername YOUR_DOCKER_ID` });
     } else if (dockerHubTokenValue !== "" && isConfigSecret !== undefined && !isConfigSecret(dockerHubTokenKey)) {
         r.problems.push({ key: "dockerHubToken", value: "(hidden)", allowed: "is stored in plain text in the stack file; it must be a secret", fix: `${setDockerHubToken}   (then revoke the old token: it was readable)` });
     } else if (dockerHubTokenValue !== "" && (!HEADER_TOKEN.test(dockerHubTokenValue) || Buffer.byteLength(dockerHubTokenValue) > SECRET_MAX_BYTES)) {

@@ -44,7 +44,7 @@ export function resourceNames(pulumiProject: string, stack: string, gcpProject: 
 
 export function nameProblems(names: ResourceNames, stack: string, weights: string): ConfigProblem[] {
     const problems: ConfigProblem[] = [];
-    const rename = "npx pulumi stack rename <shorter-name>   (every resource name derives from the stack name)";
+    const rename = "npx pulumi stack rename SHORTER_NAME   (every resource name derives from the stack name)";
     const check = (what: string, value: string, ok: boolean, rule: string) => {
         if (!ok) problems.push({ key: `stack name (${what})`, value, allowed: `${rule} (stack "${stack}" gives ${value.length} characters)`, fix: rename });
     };

@@ -23,7 +23,7 @@ export const DEPLOYER_ROLES: readonly DeployerRole[] = [
     { role: "roles/cloudbuild.builds.editor", why: "submit, follow and cancel the image build", permissions: ["cloudbuild.builds.create", "cloudbuild.builds.get", "cloudbuild.builds.list", "cloudbuild.builds.update"] },
     { role: "roles/logging.viewer", why: "read the build's log when it fails (builds log to Cloud Logging only)", permissions: ["logging.logEntries.list"] },
     { role: "roles/run.admin", why: "deploy the service and grant its invokers", permissions: ["run.services.create", "run.services.get", "run.services.update", "run.services.delete", "run.services.getIamPolicy", "run.services.setIamPolicy", "run.operations.get"] },
-    { role: "roles/cloudquotas.viewer", why: "read the region's GPU and memory quota before the build", permissions: ["cloudquotas.quotas.get"] },
+    { role: "roles/cloudquotas.viewer", why: "read the region's GPU, memory and CPU quota before the build", permissions: ["cloudquotas.quotas.get"] },
 ];
 
 /** Every permission the stack needs, in role order. */

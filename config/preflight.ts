@@ -158,9 +158,9 @@ async function permissionProblems(project: string, post: GooglePost, problems: C
     if (check.kind === "no-credentials") {
         problems.push({ key: "Google credentials", value: check.reason, allowed: "pulumi and this check use Application Default Credentials, and none were found", fix: "gcloud auth application-default login   (and gcloud auth login, for the image build)" });
     } else if (check.kind === "no-project-access") {
-        problems.push({ key: "gcp:project", value: project, allowed: `your credentials cannot see this project (HTTP ${check.status}): wrong project id, or no role on it`, fix: "gcloud projects list   (then: npx pulumi config set gcp:project <project-id>)" });
+        problems.push({ key: "gcp:project", value: project, allowed: `your credentials cannot see this project (HTTP ${check.status}): wrong project id, or no role on it`, fix: "gcloud projects list   (then: npx pulumi config set gcp:project PROJECT_ID)" });
     } else if (check.kind === "api-disabled-in-quota-project") {
-        problems.push({ key: "Google credentials", value: check.reason, allowed: "the Cloud Resource Manager API is disabled in the quota project your Application Default Credentials bill calls to", fix: `gcloud auth application-default set-quota-project ${project}   (or enable the API there: gcloud services enable cloudresourcemanager.googleapis.com --project=<quota-project>)` });
+        problems.push({ key: "Google credentials", value: check.reason, allowed: "the Cloud Resource Manager API is disabled in the quota project your Application Default Credentials bill calls to", fix: `gcloud auth application-default set-quota-project ${project}   (or enable the API there: gcloud services enable cloudresourcemanager.googleapis.com --project=QUOTA_PROJECT)` });
     } else if (check.kind === "quota-project-denied") {
         problems.push({ key: "Google credentials", value: check.reason, allowed: "your Application Default Credentials bill calls to a quota project you may not use (serviceusage.services.use)", fix: `gcloud auth application-default set-quota-project ${project}` });
     } else if (check.kind === "missing") {
@@ -193,7 +193,7 @@ export async function runPreflight(s: Readonly<Settings>, opts: { network: boole
         if (access.kind === "denied") {
             problems.push({ key: "hfToken", value: "(secret)", allowed: `Hugging Face answered ${access.status}: the token's account has no access to ${s.model}. Accept the model's license at ${modelPage} with that account`, fix: "npx pulumi config set --secret hfToken   (paste the token of the account that accepted, at the prompt)" });
         } else if (access.kind === "not-found") {
-            problems.push({ key: "modelRevision", value: s.modelRevision, allowed: `${s.model} has no config.json at this revision (wrong model id or commit). Commits are listed at ${modelPage}/commits/main`, fix: "npx pulumi config set modelRevision <commit-sha>" });
+            problems.push({ key: "modelRevision", value: s.modelRevision, allowed: `${s.model} has no config.json at this revision (wrong model id or commit). Commits are listed at ${modelPage}/commits/main`, fix: "npx pulumi config set modelRevision FULL_COMMIT_SHA" });
         } else if (access.kind === "unreachable") {
             warnings.push(`Could not reach Hugging Face to check access to ${s.model} (${access.reason}); continuing. The image build will fail if the token has no access.`);
         } else if (arch === undefined) {
@@ -215,7 +215,7 @@ export async function runPreflight(s: Readonly<Settings>, opts: { network: boole
             problems.push(
                 maxLen >= 1024
                     ? { key: "maxModelLen", value: s.maxModelLen, allowed: `one ${s.maxModelLen}-token sequence does not fit the KV cache vLLM would have (${numbers})`, fix: `npx pulumi config set maxModelLen ${maxLen}` }
-                    : { key: "model", value: s.model, allowed: `does not fit one ${s.gpuType} (${numbers})`, fix: "npx pulumi config set model <a smaller model, e.g. google/gemma-3-4b-it>" },
+                    : { key: "model", value: s.model, allowed: `does not fit one ${s.gpuType} (${numbers})`, fix: "npx pulumi config set model google/gemma-3-4b-it   (or another smaller model)" },
             );
         } else if (memory.verdict === "tight") {
             warnings.push(`Tight GPU memory fit: ${memory.fullLengthSequences} full-length (${s.maxModelLen}-token) sequences fit, concurrency is ${s.concurrency}; long requests may be preempted. ${numbers}.`);

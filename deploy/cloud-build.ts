@@ -370,7 +370,7 @@ export function failureReport(build: Build, tail: LogTail, s: Settings, elapsedM
     const detail = build.failureInfo?.detail ?? build.statusDetail;
     if (detail) lines.push(`  ${detail}`);
     if (build.status === "TIMEOUT") {
-        lines.push(`  The build ran past its ${s.timeoutSeconds}s timeout; raise it with: npx pulumi config set buildTimeoutMinutes <minutes>`);
+        lines.push(`  The build ran past its ${s.timeoutSeconds}s timeout; raise it with: npx pulumi config set buildTimeoutMinutes MINUTES`);
     }
     const what = step ? `step "${step.name}"` : "the build";
     switch (tail.kind) {

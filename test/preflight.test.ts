@@ -109,7 +109,7 @@ describe("gated-model access check", () => {
         const err = await runPreflight(settings(), { network: true, http: fakeHub(404).http, googlePost: allGranted }).catch((e: unknown) => e);
         assert.ok(isConfigError(err));
         assert.equal(err.problems[0].key, "modelRevision");
-        assert.equal(err.problems[0].fix, "npx pulumi config set modelRevision <commit-sha>");
+        assert.equal(err.problems[0].fix, "npx pulumi config set modelRevision FULL_COMMIT_SHA");
     });
 
     it("turns a timeout into a warning and goes on, without echoing the token", async () => {
