@@ -356,6 +356,7 @@ export function loadSettings(): Readonly<Settings> {
         smokeTest,
         startupMode,
         weights,
+        // Label values: at most 63 of [a-z0-9_-] (https://cloud.google.com/resource-manager/docs/labels-overview); sanitize gives the characters.
         labels: Object.freeze({ app: sanitize(pulumi.getProject()).slice(0, 63), stack: sanitize(stack).slice(0, 63), "managed-by": "pulumi" }),
         gcpAuth: Object.freeze({
             credentials: gcp.getSecret("credentials"),

@@ -75,8 +75,6 @@ export const SERVICE_ACCOUNT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
 /** Secret ids: at most 255 of [A-Za-z0-9_-]. */
 export const SECRET_ID = /^[A-Za-z0-9_-]{1,255}$/;
 
-/** Label values: at most 63 characters of a-z 0-9 _ - (https://cloud.google.com/resource-manager/docs/labels-overview). */
-export const LABEL_VALUE = /^[a-z0-9_-]{0,63}$/;
 
 /**
  * Cloud Build regions every project may use: "some projects might be restricted to only use Cloud
