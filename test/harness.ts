@@ -34,6 +34,10 @@ export interface Registered {
     replaceOnChanges?: string[];
     /** `type::name` of the explicit provider, if any. */
     provider?: string;
+    /** The URN the (mock) engine gave the resource. */
+    urn?: string;
+    /** The `aliases` resource option, as given. */
+    aliases?: pulumi.Input<string | pulumi.Alias>[];
 }
 
 export interface RunResult {
@@ -196,8 +200,13 @@ async function runProgramInner(opts: RunOptions, result: RunResult, rejections: 
                 dependsOn: [],
                 replaceOnChanges: (args.opts as pulumi.CustomResourceOptions).replaceOnChanges,
                 provider: key((args.opts as pulumi.CustomResourceOptions).provider),
+                aliases: args.opts.aliases,
             };
             result.resources.push(rec);
+            // The URN output exists once the constructor has run on.
+            queueMicrotask(() => void args.resource.urn.apply((urn) => {
+                rec.urn = urn;
+            }));
             // dependsOn may be an Output of resources (a gate that resolves once checks pass).
             void pulumi.output(args.opts.dependsOn).apply((deps) => {
                 const list = (Array.isArray(deps) ? deps : deps === undefined ? [] : [deps]);
