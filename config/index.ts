@@ -1,61 +1,27 @@
 // The one module that reads and validates configuration. Components never read
-// pulumi.Config; they get the frozen Settings this module returns.
+// pulumi.Config: a stack's config becomes VllmCloudRun's args here (readStackConfig), and the
+// component turns args into the frozen Settings its children use (validateArgs), so a program
+// using the component as a library gets the same checks and messages as a stack.
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError } from "./errors";
-import { DEFAULT_REGION, GPU_SOURCE, GPU_TYPES, gpuRegionsFor } from "./gpus";
+import type { VllmCloudRunArgs } from "./args";
+import { CONTRACT_KEYS, configKeyOf, ContractValues, CROSS_KEY_RULES, DEFAULTS, SECRET_KEYS, setCommand } from "./contract";
+import { ConfigError, ConfigProblem } from "./errors";
 import { isDockerHub, ImageRef, parseImageRef } from "./image-ref";
-import { BUILD_DISK_GB, BUILD_MACHINE_TYPES, BUILD_TIMEOUT_MINUTES, CLOUD_BUILD_UNRESTRICTED_REGIONS, defaultBuildRegion, HF_REPO_ID, maxMemoryForCpu, minCpuForMemory, PROJECT_ID, REGION_NAME, SECRET_MAX_BYTES } from "./limits";
+import { CLOUD_BUILD_UNRESTRICTED_REGIONS, defaultBuildRegion, HF_REPO_ID, memoryGiB, PROJECT_ID, REGION_NAME, SECRET_MAX_BYTES } from "./limits";
+import { DEFAULT_REGION, GPU_SOURCE, GPU_TYPES, gpuRegionsFor } from "./gpus";
 import { nameProblems, ResourceNames, resourceNames, sanitize } from "./names";
-import { Reader } from "./reader";
-import { STARTUP_MODES, StartupMode, WEIGHTS_SOURCES, WeightsSource } from "./startup";
+import { ArgsReader, readStackValues, stackConfigGetter } from "./reader";
+import { StartupMode, WeightsSource } from "./startup";
 
 export { ConfigError, ConfigProblem } from "./errors";
 export { ResourceNames, resourceNames } from "./names";
 export { BUILD_MACHINE_TYPES } from "./limits";
 export { ImageRef } from "./image-ref";
+export { DEFAULTS } from "./contract";
+export type { VllmCloudRunArgs } from "./args";
 
 /** How every fix in a message starts: the CLI pinned in package.json, as the README uses it. */
 export const PULUMI = "npx pulumi";
-
-/**
- * Defaults for every project key. Pulumi.yaml declares the same values for the CLI;
- * test/config.test.ts fails if the two drift apart.
- */
-export const DEFAULTS = {
-    model: "google/gemma-3-1b-it",
-    // Commit of google/gemma-3-1b-it on Hugging Face (the model's main branch as of 2026-07).
-    modelRevision: "dcc83ea841ab6100d6b47a070329e1ba4cf78752",
-    servedModelName: "",
-    // Why this tag: see README "Why vllm/vllm-openai:v0.10.2".
-    vllmImage: "vllm/vllm-openai:v0.10.2",
-    gpuType: "nvidia-l4",
-    cpu: 8,
-    memory: "32Gi",
-    minInstances: 0,
-    maxInstances: 1,
-    // 64 full 8192-token sequences of gemma-3-1b KV cache (26 layers x 1 KV head x 256 dims
-    // x 2 (K,V) x 2 bytes = 26 KiB/token) need 13.0 GiB, inside the 16.38 GiB an L4 leaves for
-    // KV at 0.9 utilisation (80 such sequences): every admitted request can reach full length.
-    concurrency: 64,
-    maxModelLen: 8192,
-    gpuMemoryUtilization: 0.9,
-    gpuZonalRedundancy: false,
-    deletionProtection: false,
-    invokers: [] as string[],
-    buildRegion: "",
-    buildMachineType: "e2-highcpu-8",
-    buildDiskSizeGb: 200,
-    buildTimeoutMinutes: 90,
-    preflightChecks: true,
-    apiKey: "",
-    public: false,
-    smokeTest: false,
-    startupMode: "auto",
-    weights: "image",
-    dockerHubUsername: "",
-    dockerHubToken: "",
-} as const;
-
 
 export interface BuildSettings {
     /** Where Cloud Build runs (and the Docker Hub cache and staging bucket live). */
@@ -118,19 +84,13 @@ export interface Settings {
 }
 
 const COMMIT = /^[0-9a-f]{40}$/;
-const MEMORY = /^([1-9][0-9]*)(Gi|Mi)$/;
 const EMAIL = /^[^@\s:]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$/;
 const DOMAIN = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$/;
 const IAM_MEMBER = /^(user|group|serviceAccount|domain):(.+)$|^principal(Set)?:\/\/iam\.googleapis\.com\/\S+$/;
 /** What an HTTP header value may carry without being mangled: printable ASCII, no spaces. */
 const HEADER_TOKEN = /^[\x21-\x7e]+$/;
 
-/** Memory quantity in GiB, or undefined when malformed. */
-export function memoryGiB(memory: string): number | undefined {
-    const m = MEMORY.exec(memory);
-    if (!m) return undefined;
-    return m[2] === "Gi" ? Number(m[1]) : Number(m[1]) / 1024;
-}
+export { memoryGiB } from "./limits";
 
 /** Why an IAM member string is not one Cloud Run's IAM accepts, or undefined when it is fine. */
 export function iamMemberProblem(member: string): string | undefined {
@@ -145,97 +105,104 @@ export function iamMemberProblem(member: string): string | undefined {
     return undefined;
 }
 
-// The SDK's own check behind its "use getSecret" warning; not in its typings.
-const isConfigSecret = (pulumi.runtime as unknown as { isConfigSecret?: (key: string) => boolean }).isConfigSecret;
+/** The secret keys: their values are Inputs, checked by secretProblems once they resolve. */
+export type SecretKey = "hfToken" | "apiKey" | "dockerHubToken";
 
-function firstEnv(names: string[]): string | undefined {
-    for (const n of names) {
-        const v = process.env[n];
-        if (v !== undefined && v !== "") return v;
+/**
+ * What is wrong with a secret's value (never quoted in the message), and what is merely worth
+ * knowing. Used on stack config before anything registers, and by the component on its args.
+ */
+export function secretProblems(key: SecretKey, value: string): { problems: ConfigProblem[]; notices: string[] } {
+    const problems: ConfigProblem[] = [];
+    const notices: string[] = [];
+    const fix = setCommand(key);
+    if (key === "hfToken") {
+        if (value === "") {
+            problems.push({ key, value: "", allowed: "a Hugging Face token with access to the model is required (https://huggingface.co/settings/tokens, read access)", fix });
+        } else if (!HEADER_TOKEN.test(value) || Buffer.byteLength(value) > SECRET_MAX_BYTES) {
+            problems.push({ key, value: "(hidden)", allowed: "must be one token without spaces or line breaks (a pasted newline breaks the download's Authorization header), under 64 KiB", fix });
+        } else if (!value.startsWith("hf_")) {
+            notices.push("hfToken does not start with hf_, as Hugging Face user access tokens do; the preflight's access check will tell whether it works.");
+        }
+    } else if (key === "apiKey") {
+        if (value.length < 16 || value.length > 4096 || !HEADER_TOKEN.test(value)) {
+            problems.push({ key, value: "(hidden)", allowed: "must be 16 to 4096 printable ASCII characters without spaces (callers send it in an HTTP header)", fix });
+        }
+    } else if (!HEADER_TOKEN.test(value) || Buffer.byteLength(value) > SECRET_MAX_BYTES) {
+        problems.push({ key, value: "(hidden)", allowed: "must be one token without spaces or line breaks, under 64 KiB", fix });
     }
-    return undefined;
+    return { problems, notices };
+}
+
+/** Whether a secret arg was given at all (an empty string is "not given", as in stack config). */
+function isGiven(v: pulumi.Input<string> | undefined): boolean {
+    return v !== undefined && v !== null && v !== "";
 }
 
 /**
- * Reads and validates every key. Throws one ConfigError listing all problems before any
- * resource is created.
+ * Checks VllmCloudRun's args against the contract and the rules across keys, and returns the
+ * frozen Settings the children use. Throws one ConfigError listing every problem, before any
+ * resource registers. Secret values are checked later, when they resolve (secretProblems).
  */
-export function loadSettings(): Readonly<Settings> {
-    const config = new pulumi.Config();
-    const gcp = new pulumi.Config("gcp");
-    const r = new Reader(config);
+export function validateArgs(componentName: string, args: Readonly<VllmCloudRunArgs>): Readonly<Settings> {
+    const r = new ArgsReader(args);
     const notices: string[] = [];
 
-    // Same environment fallbacks as the Google provider, so Cloud Shell works unchanged.
-    const project = gcp.get("project") ?? firstEnv(["GOOGLE_PROJECT", "GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT"]);
-    const region = gcp.get("region") ?? firstEnv(["GOOGLE_REGION", "GCLOUD_REGION", "CLOUDSDK_COMPUTE_REGION"]);
-    if (project === undefined) {
-        r.problems.push({ key: "gcp:project", value: undefined, allowed: "a Google Cloud project id is required", fix: `${PULUMI} config set gcp:project YOUR_PROJECT_ID` });
+    const project = r.string("project");
+    const region = r.string("region");
+    if (args.project === undefined || project === "") {
+        r.problem("project", undefined, "a Google Cloud project id is required");
     } else if (project.includes(":")) {
-        r.problems.push({ key: "gcp:project", value: project, allowed: "domain-scoped projects (domain:name) cannot name the stack's buckets and Artifact Registry hosts; use a project with a plain id", fix: `${PULUMI} config set gcp:project PLAIN_PROJECT_ID` });
+        r.problem("project", project, "domain-scoped projects (domain:name) cannot name the stack's buckets and Artifact Registry hosts; use a project with a plain id", "PLAIN_PROJECT_ID");
     } else if (!PROJECT_ID.test(project)) {
-        r.problems.push({ key: "gcp:project", value: project, allowed: "a project id is 6-30 lower-case letters, digits and hyphens, starting with a letter (the id, not the display name or number: `gcloud projects list` shows it)", fix: `${PULUMI} config set gcp:project YOUR_PROJECT_ID` });
+        r.problem("project", project, "a project id is 6-30 lower-case letters, digits and hyphens, starting with a letter (the id, not the display name or number: `gcloud projects list` shows it)");
     }
-    if (region === undefined) {
-        r.problems.push({ key: "gcp:region", value: undefined, allowed: "a region with Cloud Run GPUs is required", fix: `${PULUMI} config set gcp:region ${DEFAULT_REGION}` });
+    if (args.region === undefined || region === "") {
+        r.problem("region", undefined, "a region with Cloud Run GPUs is required", DEFAULT_REGION);
+    }
+    if (!isGiven(args.hfToken)) {
+        const missing = secretProblems("hfToken", "").problems[0];
+        r.problems.push({ ...missing, value: undefined });
     }
 
-    const model = r.string("model", DEFAULTS.model);
+    const model = r.string("model");
     if (!HF_REPO_ID.test(model) || model.includes("--") || model.includes("..") || model.endsWith(".git")) {
         r.problem("model", model, "must be a Hugging Face model id <org>/<name>: letters, digits, '_', '-', '.', a name of at most 96 characters, no '--' or '..', not ending in .git", DEFAULTS.model);
     }
-
-    const modelRevision = r.string("modelRevision", DEFAULTS.modelRevision);
+    const modelRevision = r.string("modelRevision");
     if (!COMMIT.test(modelRevision)) {
-        r.problem("modelRevision", modelRevision, "must be a 40-character lower-case commit hash (branches like main move, so builds would not be reproducible)", "FULL_COMMIT_SHA_FROM_THE_MODEL_PAGE");
+        r.problem("modelRevision", modelRevision, "must be a 40-character lower-case commit hash (branches like main move, so builds would not be reproducible)");
     }
-    const servedModelName = r.string("servedModelName", DEFAULTS.servedModelName);
+    const servedModelName = r.string("servedModelName");
     if (servedModelName !== "" && (!/^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/.test(servedModelName) || servedModelName.length > 256)) {
-        r.problem("servedModelName", servedModelName, "must be printable ASCII without leading/trailing spaces, at most 256 characters (clients send it in every request); empty means the model id", "my-model");
+        r.problem("servedModelName", servedModelName, "must be printable ASCII without leading/trailing spaces, at most 256 characters (clients send it in every request); empty means the model id");
     }
 
-    const vllmImage = r.string("vllmImage", DEFAULTS.vllmImage);
+    const vllmImage = r.string("vllmImage");
     const baseImage = parseImageRef(vllmImage);
     if (baseImage === undefined || (baseImage.tag === undefined && baseImage.digest === undefined) || (baseImage.tag === "latest" && baseImage.digest === undefined)) {
-        r.problem("vllmImage", vllmImage, "must be an image reference pinned to an exact tag or sha256 digest (never latest), e.g. vllm/vllm-openai:v0.10.2", DEFAULTS.vllmImage);
+        r.problem("vllmImage", vllmImage, "must be an image reference pinned to an exact tag or sha256 digest (never latest), e.g. vllm/vllm-openai:v0.10.2");
     }
 
-    const gpuType = r.string("gpuType", DEFAULTS.gpuType);
-    const gpu = GPU_TYPES[gpuType];
-    if (gpu === undefined) r.problem("gpuType", gpuType, `must be one of ${Object.keys(GPU_TYPES).join(", ")}`, DEFAULTS.gpuType);
-
-    const cpu = r.number("cpu", DEFAULTS.cpu, { min: 1, max: 8, example: String(DEFAULTS.cpu) });
-    const memory = r.string("memory", DEFAULTS.memory);
+    const gpuType = r.string("gpuType");
+    const cpu = r.number("cpu");
+    const memory = r.string("memory");
     const memGiB = memoryGiB(memory);
-    if (memGiB === undefined) r.problem("memory", memory, "must be a quantity like 32Gi or 16384Mi", DEFAULTS.memory);
-    if (gpu !== undefined) {
-        if (!gpu.cpus.includes(cpu)) r.problem("cpu", cpu, `${gpuType} needs one of ${gpu.cpus.join(", ")} CPUs`, String(DEFAULTS.cpu));
-        if (memGiB !== undefined && (memGiB < gpu.minMemoryGiB || memGiB > gpu.maxMemoryGiB)) {
-            r.problem("memory", memory, `${gpuType} needs ${gpu.minMemoryGiB}Gi to ${gpu.maxMemoryGiB}Gi of memory`, DEFAULTS.memory);
-        }
-        if (region !== undefined && !gpuRegionsFor(gpuType).includes(region)) {
-            r.problems.push({ key: "gcp:region", value: region, allowed: `Cloud Run offers ${gpuType} only in ${gpuRegionsFor(gpuType).join(", ")}`, fix: `${PULUMI} config set gcp:region ${DEFAULT_REGION}` });
-        } else if (region !== undefined && gpu.invitationOnlyRegions.includes(region)) {
-            notices.push(`${gpuType} in ${region} is available by invitation only (${GPU_SOURCE}); without an invitation the region has no GPU quota and the quota check stops the deploy. Self-serve regions: ${gpuRegionsFor(gpuType).filter((x) => !gpu.invitationOnlyRegions.includes(x)).join(", ")}.`);
-        }
-    }
-    // Cloud Run ties memory to CPU: more than 16 GiB needs 6 vCPU, more than 24 GiB needs 8.
-    // (Once per key: a CPU count the GPU refuses is already reported.)
-    if (memGiB !== undefined && cpu < minCpuForMemory(memGiB) && (gpu === undefined || gpu.cpus.includes(cpu))) {
-        r.problems.push({ key: "cpu", value: cpu, allowed: `Cloud Run needs at least ${minCpuForMemory(memGiB)} vCPU for memory ${memory} (more than 16 GiB needs 6, more than 24 GiB needs 8); with ${cpu} vCPU memory can be at most ${maxMemoryForCpu(cpu)}Gi`, fix: `${PULUMI} config set cpu ${minCpuForMemory(memGiB)}   (or: ${PULUMI} config set memory ${maxMemoryForCpu(cpu)}Gi)` });
+    if (memGiB === undefined) r.problem("memory", memory, "must be a quantity like 32Gi or 16384Mi");
+    const gpu = GPU_TYPES[gpuType];
+    if (gpu !== undefined && gpuRegionsFor(gpuType).includes(region) && gpu.invitationOnlyRegions.includes(region)) {
+        notices.push(`${gpuType} in ${region} is available by invitation only (${GPU_SOURCE}); without an invitation the region has no GPU quota and the quota check stops the deploy. Self-serve regions: ${gpuRegionsFor(gpuType).filter((x) => !gpu.invitationOnlyRegions.includes(x)).join(", ")}.`);
     }
 
-    const minInstances = r.number("minInstances", DEFAULTS.minInstances, { min: 0, max: 1000, example: "0" });
-    const maxInstances = r.number("maxInstances", DEFAULTS.maxInstances, { min: 1, max: 1000, example: "1" });
-    if (minInstances > maxInstances) r.problem("minInstances", minInstances, `must not exceed maxInstances (${maxInstances})`, String(maxInstances));
-    // Cloud Run allows 1..1000 concurrent requests per instance.
-    const concurrency = r.number("concurrency", DEFAULTS.concurrency, { min: 1, max: 1000, example: String(DEFAULTS.concurrency) });
-    const maxModelLen = r.number("maxModelLen", DEFAULTS.maxModelLen, { min: 16, example: String(DEFAULTS.maxModelLen) });
-    const gpuMemoryUtilization = r.number("gpuMemoryUtilization", DEFAULTS.gpuMemoryUtilization, { integer: false, min: 0, minExclusive: true, max: 1, example: String(DEFAULTS.gpuMemoryUtilization) });
-    const gpuZonalRedundancy = r.boolean("gpuZonalRedundancy", DEFAULTS.gpuZonalRedundancy);
-    const deletionProtection = r.boolean("deletionProtection", DEFAULTS.deletionProtection);
+    const minInstances = r.number("minInstances");
+    const maxInstances = r.number("maxInstances");
+    const concurrency = r.number("concurrency");
+    const maxModelLen = r.number("maxModelLen");
+    const gpuMemoryUtilization = r.number("gpuMemoryUtilization");
+    const gpuZonalRedundancy = r.boolean("gpuZonalRedundancy");
+    const deletionProtection = r.boolean("deletionProtection");
 
-    const invokers = r.stringList("invokers");
+    const invokers = r.strings("invokers");
     const seen = new Map<string, number>();
     invokers.forEach((member, i) => {
         const fix = `${PULUMI} config set --path 'invokers[${i}]' user:you@example.com`;
@@ -246,92 +213,62 @@ export function loadSettings(): Readonly<Settings> {
         else seen.set(member.toLowerCase(), i);
     });
 
-    const buildRegionRaw = r.string("buildRegion", DEFAULTS.buildRegion);
-    if (buildRegionRaw !== "" && !REGION_NAME.test(buildRegionRaw)) r.problem("buildRegion", buildRegionRaw, "must be a region name like us-central1, or empty for the nearest region every project may build in", "us-central1");
-    const buildRegion = buildRegionRaw !== "" ? buildRegionRaw : defaultBuildRegion(region ?? "");
+    const buildRegionRaw = r.string("buildRegion");
+    if (buildRegionRaw !== "" && !REGION_NAME.test(buildRegionRaw)) r.problem("buildRegion", buildRegionRaw, "must be a region name like us-central1, or empty for the nearest region every project may build in");
+    const buildRegion = buildRegionRaw !== "" ? buildRegionRaw : defaultBuildRegion(region);
     if (buildRegionRaw !== "" && !(CLOUD_BUILD_UNRESTRICTED_REGIONS as readonly string[]).includes(buildRegionRaw)) {
         notices.push(`buildRegion ${buildRegionRaw}: some projects may run Cloud Build only in ${CLOUD_BUILD_UNRESTRICTED_REGIONS.join(", ")} (https://cloud.google.com/build/docs/locations); if the build fails with FAILED_PRECONDITION, unset buildRegion.`);
     }
-    const machineType = r.string("buildMachineType", DEFAULTS.buildMachineType);
-    if (!(BUILD_MACHINE_TYPES as readonly string[]).includes(machineType)) r.problem("buildMachineType", machineType, `must be one of ${BUILD_MACHINE_TYPES.join(", ")} (what gcloud builds submit --machine-type accepts)`, DEFAULTS.buildMachineType);
-    const diskSizeGb = r.number("buildDiskSizeGb", DEFAULTS.buildDiskSizeGb, { ...BUILD_DISK_GB, example: String(DEFAULTS.buildDiskSizeGb) });
-    const timeoutMinutes = r.number("buildTimeoutMinutes", DEFAULTS.buildTimeoutMinutes, { ...BUILD_TIMEOUT_MINUTES, example: String(DEFAULTS.buildTimeoutMinutes) });
+    const machineType = r.string("buildMachineType");
+    const diskSizeGb = r.number("buildDiskSizeGb");
+    const timeoutMinutes = r.number("buildTimeoutMinutes");
 
-    const startupModeRaw = r.string("startupMode", DEFAULTS.startupMode);
-    if (!(STARTUP_MODES as readonly string[]).includes(startupModeRaw)) r.problem("startupMode", startupModeRaw, `must be one of ${STARTUP_MODES.join(", ")}`, "auto");
+    const startupModeRaw = r.string("startupMode");
     // auto: scale-to-zero stacks pay every cold start, warm stacks pay every slow token.
-    const startupMode = startupModeRaw === "fast" || startupModeRaw === "throughput" ? startupModeRaw : minInstances === 0 ? "fast" : "throughput";
-    const weights = r.string("weights", DEFAULTS.weights) as WeightsSource;
-    if (!(WEIGHTS_SOURCES as readonly string[]).includes(weights)) r.problem("weights", weights, `must be one of ${WEIGHTS_SOURCES.join(", ")}`, "image");
+    const startupMode: StartupMode = startupModeRaw === "fast" || startupModeRaw === "throughput" ? startupModeRaw : minInstances === 0 ? "fast" : "throughput";
+    const weights = r.string("weights") as WeightsSource;
 
     const stack = pulumi.getStack();
-    const names = resourceNames(pulumi.getProject(), stack, project ?? "project");
+    const names = resourceNames(componentName, stack, project === "" ? "project" : project);
     r.problems.push(...nameProblems(names, stack, weights));
 
-    const preflightChecks = r.boolean("preflightChecks", DEFAULTS.preflightChecks);
-    const smokeTest = r.boolean("smokeTest", DEFAULTS.smokeTest);
-    const isPublic = r.boolean("public", DEFAULTS.public);
-
-    // apiKey is optional, so Pulumi.yaml cannot declare it `secret: true` (a secret key with a
-    // default fails validation: pulumi/pulumi#21865). The secret-ness is enforced here instead.
-    const apiKeyKey = `${pulumi.getProject()}:apiKey`;
-    const apiKeyValue = pulumi.runtime.getConfig(apiKeyKey) ?? "";
-    const apiKeySet = apiKeyValue !== "";
-    const newKey = `${PULUMI} config set --secret apiKey "$(openssl rand -hex 32)"`;
-    if (apiKeySet && isConfigSecret !== undefined && !isConfigSecret(apiKeyKey)) {
-        r.problems.push({ key: "apiKey", value: "(hidden)", allowed: "is stored in plain text in the stack file; it must be a secret", fix: `${newKey}   (a new key: this one was readable)` });
-    } else if (apiKeySet && (apiKeyValue.length < 16 || apiKeyValue.length > 4096 || !HEADER_TOKEN.test(apiKeyValue))) {
-        r.problems.push({ key: "apiKey", value: "(hidden)", allowed: "must be 16 to 4096 printable ASCII characters without spaces (callers send it in an HTTP header)", fix: newKey });
-    }
-    if (isPublic && !apiKeySet) {
-        r.problems.push({ key: "public", value: true, allowed: "a public GPU endpoint needs an apiKey, or anyone can run up your bill", fix: `${newKey}   (or: ${PULUMI} config set public false)` });
-    }
-
-    // Docker Hub credentials for the base-image cache: both or neither, the token a secret
-    // (declared like apiKey, for the same reason). Docker ID rules: 4-30 lower-case letters and digits.
-    const dockerHubUsername = r.string("dockerHubUsername", DEFAULTS.dockerHubUsername);
-    const dockerHubTokenKey = `${pulumi.getProject()}:dockerHubToken`;
-    const dockerHubTokenValue = pulumi.runtime.getConfig(dockerHubTokenKey) ?? "";
-    const setDockerHubToken = `${PULUMI} config set --secret dockerHubToken   (a Docker Hub access token; it prompts)`;
+    const preflightChecks = r.boolean("preflightChecks");
+    const smokeTest = r.boolean("smokeTest");
+    const isPublic = r.boolean("public");
+    const dockerHubUsername = r.string("dockerHubUsername");
     if (dockerHubUsername !== "" && !/^[a-z0-9]{4,30}$/.test(dockerHubUsername)) {
-        r.problem("dockerHubUsername", dockerHubUsername, "must be a Docker ID: 4-30 lower-case letters and digits", "YOUR_DOCKER_ID");
-    }
-    if (dockerHubUsername !== "" && dockerHubTokenValue === "") {
-        r.problems.push({ key: "dockerHubToken", value: undefined, allowed: "dockerHubUsername is set, so the access token is needed too", fix: setDockerHubToken });
-    } else if (dockerHubUsername === "" && dockerHubTokenValue !== "") {
-        r.problems.push({ key: "dockerHubUsername", value: "", allowed: "dockerHubToken is set, so the Docker ID it belongs to is needed too", fix: `${PULUMI} config set dockerHubUsername YOUR_DOCKER_ID` });
-    } else if (dockerHubTokenValue !== "" && isConfigSecret !== undefined && !isConfigSecret(dockerHubTokenKey)) {
-        r.problems.push({ key: "dockerHubToken", value: "(hidden)", allowed: "is stored in plain text in the stack file; it must be a secret", fix: `${setDockerHubToken}   (then revoke the old token: it was readable)` });
-    } else if (dockerHubTokenValue !== "" && (!HEADER_TOKEN.test(dockerHubTokenValue) || Buffer.byteLength(dockerHubTokenValue) > SECRET_MAX_BYTES)) {
-        r.problems.push({ key: "dockerHubToken", value: "(hidden)", allowed: "must be one token without spaces or line breaks, under 64 KiB", fix: setDockerHubToken });
+        r.problem("dockerHubUsername", dockerHubUsername, "must be a Docker ID: 4-30 lower-case letters and digits");
     }
     if (dockerHubUsername !== "" && baseImage !== undefined && !isDockerHub(baseImage)) {
         notices.push(`dockerHubUsername is set but vllmImage (${vllmImage}) is not on Docker Hub, so no Docker Hub cache is created and the credentials are not used.`);
     }
+    const impersonate = r.string("gcpImpersonateServiceAccount");
 
-    // hfToken is last: `requireSecret` throws on its own, so report it with everything else.
-    const tokenValue = config.getSecret("hfToken");
-    const tokenKey = `${pulumi.getProject()}:hfToken`;
-    const tokenPlain = pulumi.runtime.getConfig(tokenKey);
-    // Without a value argument the CLI prompts, so the token stays out of shell history.
-    const setToken = `${PULUMI} config set --secret hfToken   (it prompts for the value)`;
-    if (tokenPlain === undefined || tokenPlain === "") {
-        r.problems.push({ key: "hfToken", value: tokenPlain, allowed: "a Hugging Face token with access to the model is required (https://huggingface.co/settings/tokens, read access)", fix: setToken });
-    } else if (isConfigSecret !== undefined && !isConfigSecret(tokenKey)) {
-        r.problems.push({ key: "hfToken", value: "(hidden)", allowed: "is stored in plain text in the stack file; it must be a secret", fix: `${setToken}   (then rotate the token: it was readable)` });
-    } else if (!HEADER_TOKEN.test(tokenPlain) || Buffer.byteLength(tokenPlain) > SECRET_MAX_BYTES) {
-        r.problems.push({ key: "hfToken", value: "(hidden)", allowed: "must be one token without spaces or line breaks (a pasted newline breaks the download's Authorization header), under 64 KiB", fix: setToken });
-    } else if (!tokenPlain.startsWith("hf_")) {
-        notices.push("hfToken does not start with hf_, as Hugging Face user access tokens do; the preflight's access check will tell whether it works.");
+    // Rules across keys, on values that passed their own checks (secrets only as set or not):
+    // a rule is skipped when one of its keys already has a problem of its own.
+    const values = {
+        project, region, model, modelRevision, servedModelName, vllmImage, gpuType, cpu, memory, minInstances, maxInstances, concurrency, maxModelLen,
+        gpuMemoryUtilization, gpuZonalRedundancy, deletionProtection, invokers, buildRegion: buildRegionRaw, buildMachineType: machineType,
+        buildDiskSizeGb: diskSizeGb, buildTimeoutMinutes: timeoutMinutes, preflightChecks, public: isPublic, smokeTest, startupMode: startupModeRaw, weights,
+        dockerHubUsername, gcpImpersonateServiceAccount: impersonate,
+        hfToken: isGiven(args.hfToken) ? "set" : "", apiKey: isGiven(args.apiKey) ? "set" : "", dockerHubToken: isGiven(args.dockerHubToken) ? "set" : "",
+        gcpCredentials: isGiven(args.gcpCredentials) ? "set" : "", gcpAccessToken: isGiven(args.gcpAccessToken) ? "set" : "",
+    } satisfies ContractValues;
+    const ownProblems = new Set(r.problems.map((p) => p.key));
+    const given = new Set(CONTRACT_KEYS.filter((k) => args[k] !== undefined && args[k] !== null));
+    for (const rule of CROSS_KEY_RULES) {
+        if (rule.keys.some((k) => ownProblems.has(configKeyOf(k)))) continue;
+        r.problems.push(...rule.check(values, given));
     }
 
     if (r.problems.length > 0) throw new ConfigError(r.problems);
 
+    const secret = (v: pulumi.Input<string> | undefined) => (isGiven(v) ? pulumi.secret(v as pulumi.Input<string>) : undefined);
     return Object.freeze({
-        project: project as string,
-        region: region as string,
+        project,
+        region,
         names: Object.freeze(names),
-        hfToken: tokenValue as pulumi.Output<string>,
+        hfToken: secret(args.hfToken) as pulumi.Output<string>,
         model,
         modelRevision,
         servedModelName: servedModelName === "" ? model : servedModelName,
@@ -351,7 +288,7 @@ export function loadSettings(): Readonly<Settings> {
         invokers: Object.freeze([...invokers]),
         build: Object.freeze({ region: buildRegion, machineType, diskSizeGb, timeoutMinutes }),
         preflightChecks,
-        apiKey: apiKeySet ? config.requireSecret("apiKey") : undefined,
+        apiKey: secret(args.apiKey),
         public: isPublic,
         smokeTest,
         startupMode,
@@ -359,15 +296,67 @@ export function loadSettings(): Readonly<Settings> {
         // Label values: at most 63 of [a-z0-9_-] (https://cloud.google.com/resource-manager/docs/labels-overview); sanitize gives the characters.
         labels: Object.freeze({ app: sanitize(pulumi.getProject()).slice(0, 63), stack: sanitize(stack).slice(0, 63), "managed-by": "pulumi" }),
         gcpAuth: Object.freeze({
-            credentials: gcp.getSecret("credentials"),
-            accessToken: gcp.getSecret("accessToken"),
-            impersonateServiceAccount: gcp.get("impersonateServiceAccount"),
+            credentials: secret(args.gcpCredentials),
+            accessToken: secret(args.gcpAccessToken),
+            impersonateServiceAccount: impersonate === "" ? undefined : impersonate,
         }),
-        dockerHub: dockerHubUsername === "" ? undefined : Object.freeze({ username: dockerHubUsername, token: config.requireSecret("dockerHubToken") }),
+        dockerHub: dockerHubUsername === "" ? undefined : Object.freeze({ username: dockerHubUsername, token: secret(args.dockerHubToken) as pulumi.Output<string> }),
         notices: Object.freeze(notices),
     });
 }
 
+// The SDK's own check behind its "use getSecret" warning; not in its typings.
+const isConfigSecret = (pulumi.runtime as unknown as { isConfigSecret?: (key: string) => boolean }).isConfigSecret;
+
+function firstEnv(names: string[]): string | undefined {
+    for (const n of names) {
+        const v = process.env[n];
+        if (v !== undefined && v !== "") return v;
+    }
+    return undefined;
+}
+
+/**
+ * Reads a stack's config into VllmCloudRun's args: the only place that reads pulumi.Config.
+ * Values that do not parse, and secrets stored in plain text or malformed, are reported here
+ * (one ConfigError, before anything registers); everything else is validateArgs' job.
+ */
+export function readStackConfig(): VllmCloudRunArgs {
+    const get = stackConfigGetter();
+    const plainKeys = CONTRACT_KEYS.filter((k) => !SECRET_KEYS.includes(k));
+    const { values, problems } = readStackValues(plainKeys, get);
+    const notices: string[] = [];
+    // Same environment fallbacks as the Google provider, so Cloud Shell works unchanged.
+    values.project ??= firstEnv(["GOOGLE_PROJECT", "GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT"]);
+    values.region ??= firstEnv(["GOOGLE_REGION", "GCLOUD_REGION", "CLOUDSDK_COMPUTE_REGION"]);
+
+    // Secrets: read as secrets, refused in plain text, checked here while their values are at hand.
+    const secrets: Record<string, pulumi.Output<string>> = {};
+    for (const key of SECRET_KEYS) {
+        const configKey = configKeyOf(key);
+        const full = configKey.includes(":") ? configKey : `${pulumi.getProject()}:${configKey}`;
+        const plain = pulumi.runtime.getConfig(full) ?? "";
+        if (plain === "") continue;
+        const [ns, k] = full.split(":");
+        const value = new pulumi.Config(ns).requireSecret(k);
+        if (key === "gcpCredentials" || key === "gcpAccessToken") {
+            secrets[key] = value;
+            continue;
+        }
+        if (isConfigSecret !== undefined && !isConfigSecret(full)) {
+            const rotate = key === "hfToken" ? "   (then rotate the token: it was readable)" : key === "apiKey" ? "   (a new key: this one was readable)" : "   (then revoke the old token: it was readable)";
+            problems.push({ key, value: "(hidden)", allowed: "is stored in plain text in the stack file; it must be a secret", fix: `${setCommand(key)}${rotate}` });
+            continue;
+        }
+        const checked = secretProblems(key as SecretKey, plain);
+        problems.push(...checked.problems);
+        notices.push(...checked.notices);
+        secrets[key] = value;
+    }
+    if (problems.length > 0) throw new ConfigError(problems);
+    for (const n of notices) void pulumi.log.warn(n);
+    return { ...values, ...secrets } as unknown as VllmCloudRunArgs;
+}
 /** Whether Cloud Build pulls `baseImage` through the stack's Docker Hub remote repository. */
 export function pullsThroughDockerHubRemote(s: Pick<Settings, "baseImage">): boolean {
     return isDockerHub(s.baseImage);

@@ -98,3 +98,12 @@ export function defaultBuildRegion(serviceRegion: string): string {
 
 /** Google Cloud region names (e.g. us-east4, europe-west1). */
 export const REGION_NAME = /^[a-z]+-[a-z]+[0-9]+$/;
+
+const MEMORY = /^([1-9][0-9]*)(Gi|Mi)$/;
+
+/** A Cloud Run memory quantity (`32Gi`, `16384Mi`) in GiB, or undefined when malformed. */
+export function memoryGiB(memory: string): number | undefined {
+    const m = MEMORY.exec(memory);
+    if (!m) return undefined;
+    return m[2] === "Gi" ? Number(m[1]) : Number(m[1]) / 1024;
+}

@@ -41,12 +41,14 @@ export interface MemoryEstimate {
     fullLengthSequences: number;
     /** Memory bandwidth / weight bytes: no single stream decodes faster than this. */
     singleStreamCeilingTokensPerSecond: number;
-    verdict: "fits" | "tight" | "does-not-fit";
+    /** fits, tight or does-not-fit (a plain string: component package schemas have no literal unions). */
+    verdict: string;
     source: string;
 }
 
 export interface CostEstimate {
-    currency: "USD";
+    /** Always USD. */
+    currency: string;
     region: string;
     perInstanceHour: number;
     gpuHour: number;
@@ -201,6 +203,17 @@ export async function runPreflight(s: Readonly<Settings>, opts: { network: boole
         }
     }
 
+    const report = fitAndCost(s, arch, problems, warnings);
+    for (const w of report.warnings) void pulumi.log.warn(w);
+    return report;
+}
+
+/**
+ * The checks that need nothing but the settings and the model's architecture (when known):
+ * GPU memory fit, context length, startup window, cost. Throws one ConfigError with `problems`
+ * and its own. VllmCloudRun runs it before registering anything, with the catalog's answer.
+ */
+export function fitAndCost(s: Readonly<Settings>, arch: ModelArchitecture | undefined, problems: ConfigProblem[] = [], warnings: string[] = []): PreflightReport {
     let memory: MemoryEstimate | undefined;
     if (arch === undefined) {
         warnings.push(`${s.model} is not in the model catalog and its architecture could not be read, so GPU memory fit was not checked.`);
@@ -229,6 +242,5 @@ export async function runPreflight(s: Readonly<Settings>, opts: { network: boole
     }
 
     if (problems.length > 0) throw new ConfigError(problems);
-    for (const w of warnings) void pulumi.log.warn(w);
     return { memory, startup, cost: estimateCost(s), warnings };
 }

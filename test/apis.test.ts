@@ -40,7 +40,9 @@ describe("ProjectApis", () => {
     });
 
     it("every other component depends on the APIs, and every resource lives in a component", () => {
-        const components = r.resources.filter((x) => !x.custom && x.type.startsWith("vllm-cloudrun:"));
+        const top = r.resources.filter((x) => x.type !== "pulumi:pulumi:Stack" && x.parent === undefined);
+        assert.deepEqual(top.map((x) => `${x.type}::${x.name}`), ["vllm-cloudrun:index:VllmCloudRun::vllm-cloudrun"], "one component holds everything");
+        const components = r.resources.filter((x) => !x.custom && x.type.startsWith("vllm-cloudrun:") && x.type !== "vllm-cloudrun:index:VllmCloudRun");
         assert.deepEqual(components.map((c) => c.type).sort(), [
             "vllm-cloudrun:apis:ProjectApis",
             "vllm-cloudrun:identities:ServiceIdentities",
@@ -51,11 +53,10 @@ describe("ProjectApis", () => {
             "vllm-cloudrun:service:LlmService",
         ]);
         for (const c of components) {
-            assert.equal(c.parent, undefined, `${c.type} is top-level`);
+            assert.equal(c.parent, "vllm-cloudrun:index:VllmCloudRun::vllm-cloudrun", `${c.type} is the component's child`);
             // BaseImage only asks Docker Hub for a digest: no Google API involved.
             if (c.type === "vllm-cloudrun:apis:ProjectApis" || c.type === "vllm-cloudrun:image:BaseImage") continue;
             assert.ok(c.dependsOn.includes(APIS), `${c.type} depends on the APIs`);
-            assert.equal(c.parent, undefined, `${c.type} is top-level`);
         }
         const componentKeys = new Set(components.map((c) => `${c.type}::${c.name}`));
         for (const res of r.resources.filter((x) => x.custom && x.type !== "pulumi:pulumi:Stack")) {

@@ -4,6 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { DEFAULTS, resourceNames } from "../config";
+import { CONTRACT_KEYS, configKeyOf, PROJECT_CONFIG_KEYS } from "../config/contract";
 
 import { PROJECT, ROOT, RunOptions, isConfigError, runProgram } from "./harness";
 
@@ -11,8 +12,8 @@ const projectFile = YAML.parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "
 const declared: Record<string, { type: string; default?: unknown; secret?: boolean; description?: string }> = projectFile.config;
 
 describe("Pulumi.yaml config declarations", () => {
-    it("declares every key once, with a type and description, and the code's defaults", () => {
-        assert.deepEqual(Object.keys(declared).sort(), [...Object.keys(DEFAULTS), "hfToken"].sort());
+    it("declares every project key of the contract, with a type, description and the contract's default", () => {
+        assert.deepEqual(Object.keys(declared), PROJECT_CONFIG_KEYS);
         for (const [key, decl] of Object.entries(declared)) {
             assert.ok(decl.type, `${key} has a type`);
             assert.ok(decl.description && decl.description.length > 10, `${key} has a description`);
@@ -23,11 +24,11 @@ describe("Pulumi.yaml config declarations", () => {
         }
     });
 
-    it("README's configuration table has one row per declared key", () => {
+    it("README's configuration table has one row per contract key", () => {
         const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
         const table = readme.slice(readme.indexOf("## Configuration"), readme.indexOf("**What a setting costs**"));
-        const rows = [...table.matchAll(/^\| `([A-Za-z]+)`/gm)].map((m) => m[1]);
-        assert.deepEqual(rows.sort(), Object.keys(declared).sort());
+        const rows = [...table.matchAll(/^\| `([A-Za-z:]+)`/gm)].map((m) => m[1]);
+        assert.deepEqual(rows, CONTRACT_KEYS.map(configKeyOf));
     });
 
     it("declares hfToken secret and required (no default)", () => {
@@ -126,6 +127,7 @@ const bad: BadCase[] = [
     { name: "missing region", opts: { noRegion: true }, key: "gcp:region", fix: "npx pulumi config set gcp:region" },
     { name: "region without L4", opts: { config: { "gcp:region": "us-west1" } }, key: "gcp:region", fix: "npx pulumi config set gcp:region us-east4" },
     { name: "malformed model id", opts: { config: { model: "gemma" } }, key: "model", fix: "npx pulumi config set model google/gemma-3-1b-it" },
+    { name: "another model with the default model's revision", opts: { config: { model: "google/gemma-3-4b-it" } }, key: "modelRevision", fix: "npx pulumi config set modelRevision FULL_COMMIT_SHA_FROM_THE_MODEL_PAGE" },
     { name: "branch as revision", opts: { config: { modelRevision: "main" } }, key: "modelRevision", fix: "npx pulumi config set modelRevision" },
     { name: "latest image", opts: { config: { vllmImage: "vllm/vllm-openai:latest" } }, key: "vllmImage", fix: "npx pulumi config set vllmImage vllm/vllm-openai:v0.10.2" },
     { name: "untagged image", opts: { config: { vllmImage: "vllm/vllm-openai" } }, key: "vllmImage", fix: "npx pulumi config set vllmImage" },
@@ -174,7 +176,7 @@ const bad: BadCase[] = [
     { name: "build disk above gcloud's 1 TB", opts: { config: { buildDiskSizeGb: 2000 } }, key: "buildDiskSizeGb", fix: "npx pulumi config set buildDiskSizeGb 200" },
     { name: "build timeout above 24 h", opts: { config: { buildTimeoutMinutes: 1441 } }, key: "buildTimeoutMinutes", fix: "npx pulumi config set buildTimeoutMinutes 90" },
     { name: "maxModelLen below 16", opts: { config: { maxModelLen: 8 } }, key: "maxModelLen", fix: "npx pulumi config set maxModelLen 8192" },
-    { name: "empty hfToken", opts: { noToken: true, secretConfig: { hfToken: "" } }, key: "hfToken", fix: "npx pulumi config set --secret hfToken   (it prompts for the value)" },
+    { name: "empty hfToken", opts: { noToken: true, secretConfig: { hfToken: "" } }, key: "hfToken", fix: "npx pulumi config set --secret hfToken   (it prompts" },
     { name: "hfToken with a pasted line break", opts: { noToken: true, secretConfig: { hfToken: "hf_pasted-with-a-line-break\n" } }, key: "hfToken", fix: "npx pulumi config set --secret hfToken" },
     { name: "apiKey with a space", opts: { secretConfig: { apiKey: "correct horse battery staple" } }, key: "apiKey", fix: "npx pulumi config set --secret apiKey" },
     { name: "stack name that puts google in bucket names", opts: { stack: "google" }, key: "stack name (staging bucket name)", fix: "npx pulumi stack rename" },
@@ -217,7 +219,7 @@ describe("values at the edge of what the cloud accepts", () => {
         { name: "image from another registry", opts: { config: { vllmImage: "us-docker.pkg.dev/my-proj/images/vllm:v1" } } },
         { name: "every IAM member kind", opts: { config: { invokers: ["user:a@example.com", "group:g@example.com", "serviceAccount:s@p.iam.gserviceaccount.com", "domain:example.com", "principal://iam.googleapis.com/locations/global/workforcePools/p/subject/s"] } } },
         { name: "build disk of exactly 1024 GB and a 24 h timeout", opts: { config: { buildDiskSizeGb: 1024, buildTimeoutMinutes: 1440 } } },
-        { name: "96-character model name", opts: { config: { model: `org/${"m".repeat(96)}`, preflightChecks: false } } },
+        { name: "96-character model name", opts: { config: { model: `org/${"m".repeat(96)}`, modelRevision: "0".repeat(40), preflightChecks: false } } },
     ];
     for (const c of ok) {
         it(`accepts ${c.name}`, async () => {

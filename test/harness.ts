@@ -49,6 +49,8 @@ export interface RunResult {
 }
 
 export interface RunOptions {
+    /** The program to run, relative to ROOT (like Pulumi.yaml `main`). Default: index.ts. */
+    program?: string;
     /** Project config keys without the `vllm-cloudrun:` prefix; `gcp:` keys as they are. */
     config?: Record<string, unknown>;
     /** Stack name. Default: dev. */
@@ -225,7 +227,7 @@ async function runProgramInner(opts: RunOptions, result: RunResult, rejections: 
         }
         // Like Pulumi's runtime: a module exporting a function is called and awaited.
         try {
-            const mod: unknown = require(path.join(ROOT, "index.ts"));
+            const mod: unknown = require(path.join(ROOT, opts.program ?? "index.ts"));
             exported = typeof mod === "function" ? ((await (mod as () => Promise<unknown>)()) as Record<string, unknown>) : (mod as Record<string, unknown>);
         } catch (e) {
             result.error = e as Error;
@@ -241,7 +243,9 @@ async function runProgramInner(opts: RunOptions, result: RunResult, rejections: 
                 result.error ??= e as Error;
                 continue;
             }
-            if (await pulumi.isSecret(value)) result.secretOutputs.add(name);
+            // Pulumi serializes no undefined property: such an output is absent from the stack.
+            if (result.outputs[name] === undefined) delete result.outputs[name];
+            else if (await pulumi.isSecret(value)) result.secretOutputs.add(name);
         } else {
             result.outputs[name] = value;
         }

@@ -113,7 +113,7 @@ describe("ImageBuild", () => {
 
     it("rebuilds when the model, revision, base image tag or the tag's upstream digest changes", async () => {
         const cases: RunOptions[] = [
-            { config: { model: "google/gemma-3-4b-it" } },
+            { config: { model: "google/gemma-3-4b-it", modelRevision: "3".repeat(40) } },
             { config: { modelRevision: "0".repeat(40) } },
             { config: { vllmImage: "vllm/vllm-openai:v0.11.0" } },
             // Same tag, moved upstream: the registry lookup returns a new digest.

@@ -14,6 +14,7 @@ describe("the program", () => {
         for (const res of r.resources) counts[res.type] = (counts[res.type] ?? 0) + 1;
         assert.deepEqual(counts, {
             "pulumi:pulumi:Stack": 1,
+            "vllm-cloudrun:index:VllmCloudRun": 1,
             "vllm-cloudrun:apis:ProjectApis": 1,
             "gcp:projects/service:Service": 9,
             "command:local:Command": 3,

@@ -145,7 +145,7 @@ describe("preflight in the program", () => {
     });
 
     it("a model too big for the GPU stops everything, with the numbers", async () => {
-        const r = await runProgram({ config: { model: "google/gemma-3-12b-it" } });
+        const r = await runProgram({ config: { model: "google/gemma-3-12b-it", modelRevision: "1".repeat(40) } });
         assert.ok(isConfigError(r.error));
         assert.equal(r.error.problems[0].key, "model");
         assert.match(r.error.problems[0].allowed, /does not fit one nvidia-l4 \(budget 20.24 GiB .* weights 22.72 GiB/);
@@ -153,7 +153,7 @@ describe("preflight in the program", () => {
     });
 
     it("a context the KV cache cannot hold suggests the largest that fits", async () => {
-        const r = await runProgram({ config: { model: "mistralai/Mistral-7B-Instruct-v0.3", maxModelLen: 32768, gpuMemoryUtilization: "0.8" } });
+        const r = await runProgram({ config: { model: "mistralai/Mistral-7B-Instruct-v0.3", modelRevision: "2".repeat(40), maxModelLen: 32768, gpuMemoryUtilization: "0.8" } });
         assert.ok(isConfigError(r.error));
         assert.deepEqual(r.error.problems.map((p) => [p.key, p.fix]), [["maxModelLen", "npx pulumi config set maxModelLen 19456"]]);
         assert.deepEqual(r.resources.filter((x) => x.type !== "pulumi:pulumi:Stack"), []);
@@ -181,7 +181,8 @@ describe("preflight in the program", () => {
             assert.ok(isConfigError(r.error));
             assert.deepEqual(r.error.problems.map((p) => p.key), ["Google credentials", "hfToken"]);
             assert.match(r.error.problems[0].fix, /^gcloud auth application-default login/);
-            assert.deepEqual(r.resources.filter((x) => x.type !== "pulumi:pulumi:Stack"), []);
+            // Checks that need the network run once the component is registered, before any child.
+            assert.deepEqual(r.resources.filter((x) => x.type !== "pulumi:pulumi:Stack").map((x) => x.type), ["vllm-cloudrun:index:VllmCloudRun"]);
         } finally {
             if (saved === undefined) delete process.env.GOOGLE_APPLICATION_CREDENTIALS;
             else process.env.GOOGLE_APPLICATION_CREDENTIALS = saved;

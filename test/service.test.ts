@@ -85,7 +85,7 @@ describe("LlmService", () => {
         // fast mode, 1.86 GiB baked weights: ~79 s expected, doubled, at least 240 s.
         assert.deepEqual(c.startupProbe, { initialDelaySeconds: 0, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 24, httpGet: { path: "/health", port: 8000 } });
         // A 7B model in throughput mode: ~252 s expected, 480 s window (Cloud Run's maximum).
-        const big = await runProgram({ config: { model: "Qwen/Qwen2.5-7B-Instruct", startupMode: "throughput", concurrency: 8 } });
+        const big = await runProgram({ config: { model: "Qwen/Qwen2.5-7B-Instruct", modelRevision: "4".repeat(40), startupMode: "throughput", concurrency: 8 } });
         assert.equal(big.error, undefined);
         assert.deepEqual(containerOf(big).startupProbe, { initialDelaySeconds: 240, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 24, httpGet: { path: "/health", port: 8000 } });
         assert.ok(!(containerOf(big).args as string[]).includes("--enforce-eager"));

@@ -1,0 +1,296 @@
+// The whole deployment as one component: a stack program and any other Pulumi program (in any
+// language, through the package's generated SDK) get the same resources, checks and outputs.
+import * as pulumi from "@pulumi/pulumi";
+import { pullsThroughDockerHubRemote, secretProblems, SecretKey, Settings, validateArgs, VllmCloudRunArgs } from "../config";
+import { ConfigError, ConfigProblem } from "../config/errors";
+import { CostEstimate, fitAndCost, MemoryEstimate, PreflightReport, runPreflight } from "../config/preflight";
+import { MODEL_CATALOG } from "../config/model-catalog";
+import { StartupEstimate } from "../config/startup";
+import { accessMode, Snippets, snippets } from "../client/snippets";
+import { ProjectApis } from "./apis";
+import { TokenSecret } from "./secret";
+import { ServiceIdentities } from "./identities";
+import { ImageRegistry } from "./registry";
+import { BaseImage } from "./base-image";
+import { GpuQuotaCheck, QuotaReport } from "./gpu-quota";
+import { ImageBuild } from "./image-build";
+import { LlmService } from "./service";
+import { SmokeTest } from "./smoke-test";
+
+/** The package's type token: `<package>:index:<Component>`, as source-based component packages require. */
+export const VLLM_CLOUDRUN_TYPE = "vllm-cloudrun:index:VllmCloudRun";
+
+/** Every output, in the order a stack exports them. */
+export const VLLM_CLOUDRUN_OUTPUTS = [
+    "serviceUrl", "serviceName", "image", "baseImage", "model", "servedModelName", "region", "runtimeServiceAccount", "buildServiceAccount",
+    "proxyCommand", "curlCommand", "accessMode", "snippets", "startupMode", "startupEstimate", "gpuMemoryEstimate", "costEstimate", "gpuQuota",
+] as const;
+
+/** What the children produce that the outputs are read from. */
+interface Deployment {
+    preflight: PreflightReport;
+    service: LlmService;
+    imageBuild: ImageBuild;
+    baseImage: BaseImage;
+    identities: ServiceIdentities;
+    quota?: GpuQuotaCheck;
+    snippets: pulumi.Output<Snippets>;
+}
+
+// Kept off the instance: every property of the class is an output in the package schema.
+const deployments = new WeakMap<VllmCloudRun, Promise<Deployment>>();
+
+/** A secret arg's value once known (undefined while unknown, during a preview), and whether it is secret. */
+async function resolveSecretArg(v: pulumi.Input<string>): Promise<{ value?: string; secret: boolean }> {
+    const out = pulumi.output(v) as unknown as { isKnown: Promise<boolean>; promise(withUnknowns?: boolean): Promise<string> };
+    const [known, secret] = await Promise.all([out.isKnown, pulumi.isSecret(pulumi.output(v))]);
+    return { value: known ? await out.promise() : undefined, secret };
+}
+
+/** Problems with the secret args' values and their secret-ness (stack config was checked as it was read). */
+async function secretArgProblems(args: VllmCloudRunArgs): Promise<{ problems: ConfigProblem[]; notices: string[] }> {
+    const problems: ConfigProblem[] = [];
+    const notices: string[] = [];
+    for (const key of ["hfToken", "apiKey", "dockerHubToken"] as SecretKey[]) {
+        const input = args[key];
+        if (input === undefined || input === null || input === "") continue;
+        const { value, secret } = await resolveSecretArg(input);
+        if (!secret) {
+            problems.push({ key, value: "(hidden)", allowed: "is not a secret, so it would be stored in plain text in the state: pass it as one (config.requireSecret, pulumi.secret)", fix: `${key}: pulumi.secret(...)   (in a stack: npx pulumi config set --secret ${key})` });
+            continue;
+        }
+        if (value === undefined) continue;
+        const checked = secretProblems(key, value);
+        problems.push(...checked.problems);
+        notices.push(...checked.notices);
+    }
+    return { problems, notices };
+}
+
+/**
+ * An open LLM served by vLLM's OpenAI-compatible API on Cloud Run with a GPU: APIs, service
+ * accounts, the Hugging Face token in Secret Manager, an Artifact Registry repository, the
+ * image built by Cloud Build with the weights baked in, and the GPU service. Invalid args fail
+ * before anything is created, with one message naming every problem and its fix.
+ */
+export class VllmCloudRun extends pulumi.ComponentResource {
+    /** HTTPS URL of the Cloud Run service (private unless `public`). */
+    public readonly serviceUrl: pulumi.Output<string>;
+    /** Name of the Cloud Run service. */
+    public readonly serviceName: pulumi.Output<string>;
+    /** The built image, by digest. */
+    public readonly image: pulumi.Output<string>;
+    /** The vLLM base image the build pulled, by digest. */
+    public readonly baseImage: pulumi.Output<string>;
+    /** Hugging Face model id baked into the image. */
+    public readonly model: pulumi.Output<string>;
+    /** Model name clients send in requests. */
+    public readonly servedModelName: pulumi.Output<string>;
+    /** Region of the service. */
+    public readonly region: pulumi.Output<string>;
+    /** Email of the service account the service runs as. */
+    public readonly runtimeServiceAccount: pulumi.Output<string>;
+    /** Email of the service account Cloud Build runs as. */
+    public readonly buildServiceAccount: pulumi.Output<string>;
+    /** `gcloud run services proxy` command: the service on localhost with your own credentials. */
+    public readonly proxyCommand: pulumi.Output<string>;
+    /** The codelab's curl test, ready to paste (identity token from gcloud; the API key from $VLLM_API_KEY). */
+    public readonly curlCommand: pulumi.Output<string>;
+    /** How callers get in: iam, iam+key or public+key. */
+    public readonly accessMode: pulumi.Output<string>;
+    /** curl, TypeScript and Python (OpenAI SDK) snippets for this access mode. */
+    public readonly snippets: pulumi.Output<Snippets>;
+    /** fast or throughput, as resolved from startupMode. */
+    public readonly startupMode: pulumi.Output<string>;
+    /** Expected cold start and the startup probe's window. */
+    public readonly startupEstimate: pulumi.Output<StartupEstimate>;
+    /** GPU memory: weights, runtime and KV cache against what vLLM may use (absent for models whose architecture is unknown). */
+    public readonly gpuMemoryEstimate: pulumi.Output<MemoryEstimate | undefined>;
+    /** Price per instance-hour and per month at minInstances. */
+    public readonly costEstimate: pulumi.Output<CostEstimate>;
+    /** The region's GPU, memory and CPU quota against what maxInstances needs (absent with preflightChecks off). */
+    public readonly gpuQuota: pulumi.Output<QuotaReport | undefined>;
+
+    constructor(name: string, args: VllmCloudRunArgs, opts?: pulumi.ComponentResourceOptions) {
+        // Before registering anything: invalid args create nothing, not even this component.
+        // (A catalogued model's fit is known offline; the Hugging Face, permission and secret
+        // checks need the network or secret values and run once registered, before any child.)
+        const s = validateArgs(name, args);
+        fitAndCost(s, MODEL_CATALOG[s.model]);
+        super(VLLM_CLOUDRUN_TYPE, name, {}, opts);
+
+        const deployment = this.deploy(s, args);
+        deployments.set(this, deployment);
+        const out = <T>(pick: (d: Deployment) => pulumi.Input<T>): pulumi.Output<T> => pulumi.output(deployment.then(pick)) as pulumi.Output<T>;
+        this.serviceUrl = out((d) => d.service.url);
+        this.serviceName = out((d) => d.service.serviceName);
+        this.image = out((d) => d.imageBuild.imageDigestRef);
+        this.baseImage = out((d) => d.baseImage.pullRef);
+        this.model = out(() => s.model);
+        this.servedModelName = out(() => s.servedModelName);
+        this.region = out(() => s.region);
+        this.runtimeServiceAccount = out((d) => d.identities.runtime.email);
+        this.buildServiceAccount = out((d) => d.identities.build.email);
+        this.proxyCommand = out((d) => pulumi.interpolate`gcloud run services proxy ${d.service.serviceName} --project ${s.project} --region ${s.region} --port 8080`);
+        this.curlCommand = out((d) => d.snippets.curlCompletions);
+        this.accessMode = out(() => accessMode(s.apiKey !== undefined, s.public));
+        this.snippets = out((d) => d.snippets);
+        this.startupMode = out(() => s.startupMode);
+        this.startupEstimate = out((d) => d.preflight.startup);
+        this.gpuMemoryEstimate = out((d) => d.preflight.memory);
+        this.costEstimate = out((d) => d.preflight.cost);
+        this.gpuQuota = out((d) => d.quota?.report);
+    }
+
+    /** Resolves once every check has passed and every child is declared; rejects with the ConfigError otherwise. */
+    ready(): Promise<void> {
+        return (deployments.get(this) as Promise<Deployment>).then(() => undefined);
+    }
+
+    /** The checks that need secret values or the network, then every child, in dependency order. */
+    private async deploy(s: Readonly<Settings>, args: VllmCloudRunArgs): Promise<Deployment> {
+        const secrets = await secretArgProblems(args);
+        if (secrets.problems.length > 0) throw new ConfigError(secrets.problems);
+        for (const n of secrets.notices) void pulumi.log.warn(n, this);
+        const preflight = await runPreflight(s, { network: s.preflightChecks });
+
+        const prefix = s.names.prefix;
+        // Before this component existed, these children were the stack's own: the alias keeps
+        // their URNs (and their children's) so existing stacks see no replacement.
+        const child = (more: pulumi.ComponentResourceOptions = {}): pulumi.ComponentResourceOptions => ({ parent: this, aliases: [{ parent: pulumi.rootStackResource }], ...more });
+
+        const apis = new ProjectApis(prefix, { project: s.project }, child());
+        const afterApis = child({ dependsOn: [apis] });
+
+        const identities = new ServiceIdentities(prefix, {
+            project: s.project,
+            runtimeAccountId: s.names.runtimeAccountId,
+            buildAccountId: s.names.buildAccountId,
+        }, afterApis);
+
+        // Only the build account may read the token; the runtime account never sees it.
+        const token = new TokenSecret(`${prefix}-hf-token`, {
+            project: s.project,
+            secretId: s.names.secretId,
+            value: s.hfToken,
+            accessors: [identities.buildMember],
+            labels: s.labels,
+        }, afterApis);
+
+        const dockerHubRemote = pullsThroughDockerHubRemote(s);
+        // Optional Docker Hub login for the cache: its own secret, read only by Artifact Registry.
+        const dockerHubToken = dockerHubRemote && s.dockerHub !== undefined
+            ? new TokenSecret(`${prefix}-dockerhub-token`, {
+                  project: s.project,
+                  secretId: s.names.dockerHubSecretId,
+                  value: s.dockerHub.token,
+                  labels: s.labels,
+              }, afterApis)
+            : undefined;
+        const registry = new ImageRegistry(prefix, {
+            project: s.project,
+            location: s.region,
+            repositoryId: s.names.repository,
+            writers: [identities.buildMember],
+            dockerHubRemote,
+            // The cache serves only the build: keep it where the build runs.
+            dockerHubLocation: s.build.region,
+            dockerHubRemoteId: s.names.dockerHubRemote,
+            dockerHubReaders: [identities.buildMember],
+            dockerHubCredentials: dockerHubToken && s.dockerHub && { username: s.dockerHub.username, secretId: dockerHubToken.secretId, secretVersion: dockerHubToken.versionName },
+            labels: s.labels,
+        }, afterApis);
+
+        // The vLLM base image by digest, pulled through the stack's Docker Hub cache.
+        const baseImage = new BaseImage(`${prefix}-base`, { image: s.baseImage, dockerHubUrl: registry.dockerHubUrl }, child());
+
+        // Enough GPU quota for maxInstances, checked before the build starts.
+        const quota = s.preflightChecks
+            ? new GpuQuotaCheck(`${prefix}-quota`, {
+                  project: s.project,
+                  region: s.region,
+                  gpuType: s.gpuType,
+                  zonalRedundancy: s.gpuZonalRedundancy,
+                  maxInstances: s.maxInstances,
+                  memoryGiB: s.memoryGiB,
+                  cpu: s.cpu,
+                  auth: s.gcpAuth,
+              }, afterApis)
+            : undefined;
+
+        const imageBuild = new ImageBuild(prefix, {
+            project: s.project,
+            region: s.region,
+            buildRegion: s.build.region,
+            repositoryId: registry.repositoryId,
+            repositoryUrl: registry.url,
+            stagingBucketName: s.names.stagingBucket,
+            buildServiceAccountEmail: identities.build.email,
+            tokenSecretVersion: token.versionName,
+            grants: [identities, token, registry],
+            checks: quota ? [quota.passed] : [],
+            baseImage: s.vllmImage,
+            baseImagePull: baseImage.pullRef,
+            baseImageDigest: baseImage.digest,
+            model: s.model,
+            modelRevision: s.modelRevision,
+            weightsBucket: s.weights === "gcs" ? { name: s.names.weightsBucket, readers: [identities.runtimeMember] } : undefined,
+            machineType: s.build.machineType,
+            diskSizeGb: s.build.diskSizeGb,
+            timeoutMinutes: s.build.timeoutMinutes,
+            labels: s.labels,
+        }, afterApis);
+
+        // Optional API key: its own secret, readable by the runtime account only.
+        const apiKey = s.apiKey === undefined ? undefined : new TokenSecret(`${prefix}-api-key`, {
+            project: s.project,
+            secretId: s.names.apiKeySecretId,
+            value: s.apiKey,
+            accessors: [identities.runtimeMember],
+            grantPropagationSeconds: 60,
+            labels: s.labels,
+        }, afterApis);
+
+        const service = new LlmService(prefix, {
+            project: s.project,
+            region: s.region,
+            serviceName: s.names.service,
+            image: imageBuild.imageDigestRef,
+            serviceAccountEmail: identities.runtime.email,
+            model: s.model,
+            modelRevision: s.modelRevision,
+            servedModelName: s.servedModelName,
+            maxModelLen: s.maxModelLen,
+            gpuMemoryUtilization: s.gpuMemoryUtilization,
+            startupMode: s.startupMode,
+            startupSeconds: preflight.startup.windowSeconds,
+            gpuType: s.gpuType,
+            cpu: s.cpu,
+            memory: s.memory,
+            minInstances: s.minInstances,
+            maxInstances: s.maxInstances,
+            concurrency: s.concurrency,
+            gpuZonalRedundancy: s.gpuZonalRedundancy,
+            deletionProtection: s.deletionProtection,
+            invokers: s.invokers,
+            public: s.public,
+            apiKeySecret: apiKey && { secretId: apiKey.secretId, version: apiKey.version },
+            weightsBucket: imageBuild.weightsBucket?.name,
+            labels: s.labels,
+        }, child({ dependsOn: apiKey ? [apis, apiKey] : [apis] }));
+
+        if (s.smokeTest) {
+            new SmokeTest(`${prefix}-smoke`, {
+                url: service.url,
+                servedModelName: s.servedModelName,
+                apiKey: s.apiKey,
+                revision: service.latestReadyRevision,
+            }, child({ dependsOn: [service] }));
+        }
+
+        const ready = service.url.apply((url) => snippets(url, s.servedModelName, accessMode(s.apiKey !== undefined, s.public)));
+        // The constructor has returned by now (this method awaited above), so every output exists.
+        this.registerOutputs(Object.fromEntries(VLLM_CLOUDRUN_OUTPUTS.map((k) => [k, this[k]])));
+        return { preflight, service, imageBuild, baseImage, identities, quota, snippets: ready };
+    }
+}

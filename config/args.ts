@@ -1,0 +1,208 @@
+// Generated from config/contract.ts by `npm run contract`: edit the contract, not this file.
+import * as pulumi from "@pulumi/pulumi";
+
+/**
+ * Arguments of VllmCloudRun: the configuration contract. Values that shape what is created
+ * (names, which resources exist, the checks run before anything is created) are plain; secrets
+ * are Inputs and must be secret (config.requireSecret, pulumi.secret).
+ */
+export interface VllmCloudRunArgs {
+    /**
+     * Google Cloud project to deploy into. A stack reads gcp:project (or GOOGLE_PROJECT, GOOGLE_CLOUD_PROJECT, GCLOUD_PROJECT, CLOUDSDK_CORE_PROJECT, like the Google provider).
+     *
+     * Required. Stack config: `gcp:project`.
+     */
+    project: string;
+    /**
+     * Region of the Cloud Run service and its image repository; it must offer the GPU (nvidia-l4: us-east4, europe-west1, europe-west4, asia-southeast1; us-central1 and asia-south1 by invitation). A stack reads gcp:region (or GOOGLE_REGION, GCLOUD_REGION, CLOUDSDK_COMPUTE_REGION).
+     *
+     * Required. Stack config: `gcp:region`.
+     */
+    region: string;
+    /**
+     * Hugging Face token with access to the (gated) model. Used only by Cloud Build, through Secret Manager. Set it with: npx pulumi config set --secret hfToken   (it prompts, so the token stays out of your shell history).
+     *
+     * Required. Secret. Stack config: `hfToken`.
+     */
+    hfToken: pulumi.Input<string>;
+    /**
+     * Hugging Face model id baked into the image.
+     *
+     * Default: `"google/gemma-3-1b-it"`. Stack config: `model`.
+     */
+    model?: string;
+    /**
+     * Commit of the model to bake (40 hex characters, never a branch).
+     *
+     * Default: `"dcc83ea841ab6100d6b47a070329e1ba4cf78752"`. Stack config: `modelRevision`.
+     */
+    modelRevision?: string;
+    /**
+     * Model name clients send in requests (vLLM --served-model-name). Empty means the same as `model`.
+     *
+     * Default: `""`. Stack config: `servedModelName`.
+     */
+    servedModelName?: string;
+    /**
+     * Base vLLM image, pinned to an exact tag or digest (never latest). Resolved to its digest at preview; Docker Hub images are pulled through a stack-owned Artifact Registry remote repository.
+     *
+     * Default: `"vllm/vllm-openai:v0.10.2"`. Stack config: `vllmImage`.
+     */
+    vllmImage?: string;
+    /**
+     * Cloud Run GPU type (node selector accelerator).
+     *
+     * Default: `"nvidia-l4"`. Allowed: one of `nvidia-l4`. Stack config: `gpuType`.
+     */
+    gpuType?: string;
+    /**
+     * vCPUs per instance (an L4 needs 4, 6 or 8; Cloud Run needs 6 for more than 16Gi of memory and 8 for more than 24Gi).
+     *
+     * Default: `8`. Allowed: 1 to 8. Stack config: `cpu`.
+     */
+    cpu?: number;
+    /**
+     * Memory per instance, like 32Gi or 16384Mi (an L4 needs 16Gi to 32Gi).
+     *
+     * Default: `"32Gi"`. Stack config: `memory`.
+     */
+    memory?: string;
+    /**
+     * Instances kept warm. Each one is billed around the clock, GPU included.
+     *
+     * Default: `0`. Allowed: 0 to 1000. Stack config: `minInstances`.
+     */
+    minInstances?: number;
+    /**
+     * Upper bound on instances. The region's GPU quota must be at least this (checked before the build).
+     *
+     * Default: `1`. Allowed: 1 to 1000. Stack config: `maxInstances`.
+     */
+    maxInstances?: number;
+    /**
+     * Requests per instance; drives both Cloud Run's concurrency and vLLM's --max-num-seqs.
+     *
+     * Default: `64`. Allowed: 1 to 1000. Stack config: `concurrency`.
+     */
+    concurrency?: number;
+    /**
+     * Context length in tokens (vLLM --max-model-len).
+     *
+     * Default: `8192`. Allowed: at least 16. Stack config: `maxModelLen`.
+     */
+    maxModelLen?: number;
+    /**
+     * Fraction of GPU memory vLLM may use, in (0, 1] (vLLM --gpu-memory-utilization).
+     *
+     * Default: `0.9`. Allowed: more than 0 and at most 1. Stack config: `gpuMemoryUtilization`.
+     */
+    gpuMemoryUtilization?: number;
+    /**
+     * Reserve capacity for zonal failover. Off is cheaper and fits the GPU quota a new project gets.
+     *
+     * Default: `false`. Stack config: `gpuZonalRedundancy`.
+     */
+    gpuZonalRedundancy?: boolean;
+    /**
+     * Protect the Cloud Run service from deletion (pulumi destroy then fails until it is turned off).
+     *
+     * Default: `false`. Stack config: `deletionProtection`.
+     */
+    deletionProtection?: boolean;
+    /**
+     * IAM members allowed to call the service (roles/run.invoker), e.g. user:you@example.com.
+     *
+     * Default: `[]`. Stack config: `invokers`.
+     */
+    invokers?: string[];
+    /**
+     * Region Cloud Build runs in (with the Docker Hub cache and the staging bucket). Empty: the service region if every project may build there, else the nearest region that all may (us-east4 -> us-central1, europe-west4 -> europe-west1, asia-southeast1 -> asia-east1; some projects may build only in us-central1, us-west2, europe-west1, asia-east1, australia-southeast1, southamerica-east1). The image is pushed to the service region either way.
+     *
+     * Default: `""`. Stack config: `buildRegion`.
+     */
+    buildRegion?: string;
+    /**
+     * Cloud Build machine type for the image build (what gcloud builds submit --machine-type accepts).
+     *
+     * Default: `"e2-highcpu-8"`. Allowed: one of `e2-medium`, `e2-highcpu-8`, `e2-highcpu-32`, `n1-highcpu-8`, `n1-highcpu-32`. Stack config: `buildMachineType`.
+     */
+    buildMachineType?: string;
+    /**
+     * Cloud Build disk in GB, 100 to 1024 (gcloud's --disk-size bounds); the vLLM base image unpacks to tens of GB before the weights are added.
+     *
+     * Default: `200`. Allowed: 100 to 1024. Stack config: `buildDiskSizeGb`.
+     */
+    buildDiskSizeGb?: number;
+    /**
+     * Cloud Build timeout in minutes, 10 to 1440 (Cloud Build's own default of 10 is far too short). Changing it (or the machine type or disk) does not rebuild the image; it applies to the next build.
+     *
+     * Default: `90`. Allowed: 10 to 1440. Stack config: `buildTimeoutMinutes`.
+     */
+    buildTimeoutMinutes?: number;
+    /**
+     * Look outside before building. During preview, ask Hugging Face whether the token may download the model at the pinned revision (and the architecture of models not in the catalog) and Resource Manager whether your account has the permissions a deploy needs; during up, read the region's GPU, memory and CPU quota before the build starts. Turn off only where those APIs are unreachable.
+     *
+     * Default: `true`. Stack config: `preflightChecks`.
+     */
+    preflightChecks?: boolean;
+    /**
+     * Optional API key required on every path but /health (callers send it as `Authorization` and the Google identity token as `X-Serverless-Authorization`): 16 to 4096 printable characters. In a stack it must be set as a secret; a plain-text value is refused (it is not declared `secret: true` because Pulumi rejects secret keys that have a default, pulumi/pulumi#21865). Set it with: npx pulumi config set --secret apiKey "$(openssl rand -hex 32)".
+     *
+     * Default: `""`. Secret. Stack config: `apiKey`.
+     */
+    apiKey?: pulumi.Input<string>;
+    /**
+     * Grant allUsers roles/run.invoker. Only allowed together with an apiKey.
+     *
+     * Default: `false`. Stack config: `public`.
+     */
+    public?: boolean;
+    /**
+     * Run `npm run smoke` against the new revision as the last step of `npx pulumi up`, so a deploy that doesn't answer fails the `up`. Needs your gcloud login to mint identity tokens.
+     *
+     * Default: `false`. Stack config: `smokeTest`.
+     */
+    smokeTest?: boolean;
+    /**
+     * fast (vLLM eager mode: quickest cold start, slower decoding at low concurrency), throughput (CUDA graphs and torch.compile: slower start, faster tokens), or auto (fast when minInstances is 0, else throughput). Changing it only rolls out a new revision.
+     *
+     * Default: `"auto"`. Allowed: one of `auto`, `fast`, `throughput`. Stack config: `startupMode`.
+     */
+    startupMode?: string;
+    /**
+     * image (weights baked into the container image) or gcs (weights uploaded once by the build into a stack-owned bucket and mounted read-only with Cloud Storage FUSE; for models too big to bake comfortably).
+     *
+     * Default: `"image"`. Allowed: one of `image`, `gcs`. Stack config: `weights`.
+     */
+    weights?: string;
+    /**
+     * Optional Docker ID (4-30 lower-case letters and digits) for pulling the base image from Docker Hub through the stack's cache as your account instead of anonymously (higher pull limits). Needs dockerHubToken.
+     *
+     * Default: `""`. Stack config: `dockerHubUsername`.
+     */
+    dockerHubUsername?: string;
+    /**
+     * Docker Hub access token for dockerHubUsername, stored in its own Secret Manager secret that only the Artifact Registry service agent can read. In a stack it must be set as a secret (not declared `secret: true` for the same reason as apiKey). Set it with: npx pulumi config set --secret dockerHubToken   (a Docker Hub access token; it prompts).
+     *
+     * Default: `""`. Secret. Stack config: `dockerHubToken`.
+     */
+    dockerHubToken?: pulumi.Input<string>;
+    /**
+     * Only for the GPU quota read, whose provider must bill calls to the project: the same credentials your Google provider uses, when that is not Application Default Credentials. A stack passes gcp:credentials on.
+     *
+     * Default: `""`. Secret. Stack config: `gcp:credentials`.
+     */
+    gcpCredentials?: pulumi.Input<string>;
+    /**
+     * Like gcpCredentials, for an OAuth access token (gcp:accessToken).
+     *
+     * Default: `""`. Secret. Stack config: `gcp:accessToken`.
+     */
+    gcpAccessToken?: pulumi.Input<string>;
+    /**
+     * Like gcpCredentials, for service account impersonation (gcp:impersonateServiceAccount).
+     *
+     * Default: `""`. Stack config: `gcp:impersonateServiceAccount`.
+     */
+    gcpImpersonateServiceAccount?: string;
+}

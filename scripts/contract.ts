@@ -1,0 +1,41 @@
+// `npm run contract`: writes what derives from config/contract.ts (the args interface,
+// Pulumi.yaml's config block, the README's table). `npm run contract -- --check` only compares.
+import * as fs from "fs";
+import * as path from "path";
+import { parseDocument } from "yaml";
+import { argsSource, pulumiYamlConfig, readmeSection } from "../config/contract-render";
+
+const ROOT = path.resolve(__dirname, "..");
+const MARKERS = /<!-- contract:start[^]*?<!-- contract:end -->/;
+
+/** Every generated file with the text it should have. */
+export function expectedFiles(): Record<string, string> {
+    const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+    if (!MARKERS.test(readme)) throw new Error("README.md has no <!-- contract:start --> ... <!-- contract:end --> markers");
+    const doc = parseDocument(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8"));
+    doc.set("config", pulumiYamlConfig());
+    return {
+        "config/args.ts": argsSource(),
+        "README.md": readme.replace(MARKERS, readmeSection()),
+        "Pulumi.yaml": doc.toString({ lineWidth: 0 }),
+    };
+}
+
+function main(argv: string[]): number {
+    const check = argv.includes("--check");
+    let stale = 0;
+    for (const [file, text] of Object.entries(expectedFiles())) {
+        const full = path.join(ROOT, file);
+        const current = fs.existsSync(full) ? fs.readFileSync(full, "utf8") : "";
+        if (current === text) continue;
+        stale++;
+        if (check) console.error(`${file} is out of date with config/contract.ts: run npm run contract`);
+        else {
+            fs.writeFileSync(full, text);
+            console.log(`wrote ${file}`);
+        }
+    }
+    return check && stale > 0 ? 1 : 0;
+}
+
+if (require.main === module) process.exitCode = main(process.argv.slice(2));
