@@ -20,7 +20,7 @@ export interface VllmCloudRunArgs {
      */
     region: string;
     /**
-     * Hugging Face token with access to the (gated) model. Used only by Cloud Build, through Secret Manager. Set it with: npx pulumi config set --secret hfToken   (it prompts, so the token stays out of your shell history).
+     * Hugging Face token with access to the (gated) model. Used only by Cloud Build, through Secret Manager. Set it with: npx pulumi config set --secret hfToken   (it prompts for the value, so it stays out of your shell history).
      *
      * Required. Secret. Stack config: `hfToken`.
      */

@@ -61,7 +61,7 @@ export const CONTRACT = {
         type: "string",
         secret: true,
         description: "Hugging Face token with access to the (gated) model. Used only by Cloud Build, through Secret Manager.",
-        setCommand: `${PULUMI} config set --secret hfToken   (it prompts, so the token stays out of your shell history)`,
+        setCommand: `${PULUMI} config set --secret hfToken   (it prompts for the value, so it stays out of your shell history)`,
     },
     model: { type: "string", default: "google/gemma-3-1b-it", description: "Hugging Face model id baked into the image." },
     modelRevision: {

@@ -36,6 +36,8 @@ export class ArgsReader {
     string(key: ContractKey): string {
         const d = def(key);
         const v = this.raw(key) ?? d.default;
+        // A missing required key is the caller's message (it knows what the key is for).
+        if (v === undefined) return "";
         if (typeof v !== "string") {
             this.problem(key, v, "must be a string");
             return typeof d.default === "string" ? d.default : "";

@@ -1,0 +1,124 @@
+// The contract (config/contract.ts) is the one definition of every key: the generated files
+// must match it, and validation must enforce exactly what it says, for stacks and for
+// programs that pass VllmCloudRun's args directly.
+import { before, describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { validateArgs, VllmCloudRunArgs } from "../config";
+import { CONTRACT, CONTRACT_KEYS, ContractKey, configKeyOf, CROSS_KEY_RULES, DEFAULTS, KeyDef, REQUIRED_KEYS, SECRET_KEYS } from "../config/contract";
+import { expectedFiles } from "../scripts/contract";
+import { isConfigError, ROOT } from "./harness";
+
+const BASE: VllmCloudRunArgs = { project: "my-proj", region: "us-east4", hfToken: pulumi.secret("hf_x") };
+
+function problemsOf(args: Partial<VllmCloudRunArgs>): { key: string; allowed: string; fix: string }[] {
+    try {
+        validateArgs("vllm-cloudrun", { ...BASE, ...args });
+        return [];
+    } catch (e) {
+        assert.ok(isConfigError(e), String(e));
+        return e.problems;
+    }
+}
+
+describe("the contract", () => {
+    before(async () => {
+        await pulumi.runtime.setMocks({ newResource: (a) => ({ id: a.name, state: a.inputs }), call: (a) => a.inputs }, "vllm-cloudrun", "dev", false);
+    });
+
+    it("config/args.ts, Pulumi.yaml's config block and README's table are what `npm run contract` writes", () => {
+        for (const [file, text] of Object.entries(expectedFiles())) {
+            assert.equal(fs.readFileSync(path.join(ROOT, file), "utf8"), text, `${file} is out of date: run npm run contract`);
+        }
+    });
+
+    it("`npm run contract -- --check` agrees, as a user (or CI) runs it", () => {
+        const out = execFileSync("npm", ["run", "-s", "contract", "--", "--check"], { cwd: ROOT, encoding: "utf8" });
+        assert.equal(out, "");
+    });
+
+    it("every key has a description, and a default unless it is one of the three a deploy cannot guess", () => {
+        for (const key of CONTRACT_KEYS) assert.ok((CONTRACT[key] as KeyDef).description.length > 20, key);
+        assert.deepEqual(REQUIRED_KEYS, ["project", "region", "hfToken"]);
+        assert.deepEqual(SECRET_KEYS, ["hfToken", "apiKey", "dockerHubToken", "gcpCredentials", "gcpAccessToken"]);
+    });
+
+    it("the defaults alone (plus the required keys) are valid", () => {
+        assert.deepEqual(problemsOf({}), []);
+    });
+
+    it("missing required keys are each named, with the command that sets them", () => {
+        const problems = problemsOf({ project: undefined, region: undefined, hfToken: undefined });
+        assert.deepEqual(problems.map((p) => [p.key, p.fix]), [
+            ["gcp:project", "npx pulumi config set gcp:project YOUR_PROJECT_ID"],
+            ["gcp:region", "npx pulumi config set gcp:region us-east4"],
+            ["hfToken", "npx pulumi config set --secret hfToken   (it prompts for the value, so it stays out of your shell history)"],
+        ]);
+    });
+
+    for (const key of CONTRACT_KEYS.filter((k) => (CONTRACT[k] as KeyDef).max !== undefined || (CONTRACT[k] as KeyDef).min !== undefined)) {
+        it(`${key}: the contract's range is enforced at both ends, and a wrong type is refused`, () => {
+            const d = CONTRACT[key] as KeyDef;
+            const step = d.type === "integer" ? 1 : 0.01;
+            if (d.max !== undefined) assert.deepEqual(problemsOf({ [key]: d.max + step }).map((p) => p.key), [key], `above ${d.max}`);
+            if (d.min !== undefined) assert.deepEqual(problemsOf({ [key]: d.minExclusive ? d.min : d.min - step }).map((p) => p.key), [key], `below ${d.min}`);
+            assert.deepEqual(problemsOf({ [key]: String(d.default) }).map((p) => p.key), [key], "a string is not a number");
+            if (d.type === "integer") assert.match(problemsOf({ [key]: (d.default as number) + 0.5 })[0].allowed, /^must be an integer/);
+        });
+    }
+
+    for (const key of CONTRACT_KEYS.filter((k) => (CONTRACT[k] as KeyDef).oneOf !== undefined)) {
+        it(`${key}: only the contract's values are accepted, and the message lists them`, () => {
+            const d = CONTRACT[key] as KeyDef;
+            for (const v of d.oneOf ?? []) {
+                const args: Partial<VllmCloudRunArgs> = { [key]: v };
+                // A value that is valid alone may still break a rule across keys; this checks the key's own rule.
+                assert.ok(!problemsOf(args).some((p) => p.key === key && p.allowed.startsWith("must be one of")), `${key}=${v}`);
+            }
+            const [problem] = problemsOf({ [key]: "no-such-value" });
+            assert.equal(problem.key, key);
+            assert.equal(problem.allowed, `must be one of ${(d.oneOf ?? []).join(", ")}`);
+        });
+    }
+
+    for (const key of CONTRACT_KEYS.filter((k) => (CONTRACT[k] as KeyDef).type === "boolean")) {
+        it(`${key}: a boolean, and "true" is not one`, () => {
+            assert.deepEqual(problemsOf({ [key]: "true" }).map((p) => [p.key, p.allowed]), [[key, "must be true or false"]]);
+        });
+    }
+
+    // One violation per rule across keys: adding a rule without an example here fails the test below.
+    const VIOLATIONS: Record<string, Partial<VllmCloudRunArgs>> = {
+        "modelRevision+model": { model: "google/gemma-3-4b-it" },
+        "cpu+gpuType": { cpu: 2 },
+        "memory+gpuType": { memory: "8Gi", cpu: 4 },
+        "region+gpuType": { region: "us-west1" },
+        "cpu+memory": { cpu: 4, memory: "32Gi" },
+        "minInstances+maxInstances": { minInstances: 2, maxInstances: 1 },
+        "public+apiKey": { public: true },
+        "dockerHubUsername+dockerHubToken": { dockerHubUsername: "alice42" },
+    };
+    for (const rule of CROSS_KEY_RULES) {
+        it(`rule across ${rule.keys.join(" and ")}: "${rule.rule}"`, () => {
+            const example = VIOLATIONS[rule.keys.join("+")];
+            assert.ok(example, "has a violating example in this test");
+            const problems = problemsOf(example);
+            assert.equal(problems.length, 1, JSON.stringify(problems));
+            assert.ok(rule.keys.map((k) => configKeyOf(k)).includes(problems[0].key), problems[0].key);
+            assert.match(problems[0].fix, /^npx pulumi config set /);
+        });
+    }
+
+    it("a key's own problem silences the rules that involve it (one message per mistake)", () => {
+        assert.deepEqual(problemsOf({ cpu: 3, memory: "32Gi" }).map((p) => [p.key, p.allowed]), [["cpu", "nvidia-l4 needs one of 4, 6, 8 CPUs"]]);
+        assert.deepEqual(problemsOf({ maxInstances: 0, minInstances: 1 }).map((p) => p.key), ["maxInstances"]);
+    });
+
+    it("another model with its own revision is fine; the default model needs none", () => {
+        assert.deepEqual(problemsOf({ model: "google/gemma-3-4b-it", modelRevision: "a".repeat(40) }), []);
+        assert.deepEqual(problemsOf({ model: DEFAULTS.model }), []);
+    });
+});
