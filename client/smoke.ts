@@ -47,7 +47,8 @@ export class SmokeError extends Error {
     }
 }
 
-async function waitForHealth(conn: Connection, f: typeof fetch, waitSeconds: number, pollMs: number, log: (l: string) => void): Promise<number> {
+/** Polls /health until it answers 200 (seconds waited); 401/403 and missing credentials fail at once. */
+export async function waitForHealth(conn: Connection, f: typeof fetch, waitSeconds: number, pollMs: number, log: (l: string) => void): Promise<number> {
     const start = Date.now();
     let last = "";
     for (;;) {

@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { validateArgs, VllmCloudRunArgs } from "../config";
-import { CONTRACT, CONTRACT_KEYS, ContractKey, configKeyOf, CROSS_KEY_RULES, DEFAULTS, KeyDef, REQUIRED_KEYS, SECRET_KEYS } from "../config/contract";
+import { CONTRACT, CONTRACT_KEYS, configKeyOf, CROSS_KEY_RULES, DEFAULTS, KeyDef, REQUIRED_KEYS, SECRET_KEYS } from "../config/contract";
 import { expectedFiles } from "../scripts/contract";
 import { isConfigError, ROOT } from "./harness";
 
