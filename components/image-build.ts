@@ -4,6 +4,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
 import * as command from "@pulumi/command";
+import { commandDir } from "./package-dir";
 import { propagationWait } from "./propagation-wait";
 
 /** The Docker context and Cloud Build config shipped with this program. */
@@ -187,6 +188,7 @@ export class ImageBuild extends pulumi.ComponentResource {
         // Resolves only when every check passed; a check that throws stops the build unregistered.
         const ready = pulumi.all(args.checks ?? []).apply(() => [iamPropagation]);
 
+        const dir = commandDir();
         this.buildCommand = new command.local.Command(
             `${name}-build`,
             {
@@ -196,9 +198,9 @@ export class ImageBuild extends pulumi.ComponentResource {
                     BUILD_SCRIPT,
                     // The script needs no type check at deploy time (the project's tests do that).
                     TS_NODE_TRANSPILE_ONLY: "true",
-                    // Relative to the program directory (where the command runs), so the same
-                    // stack run from another checkout or CI path does not look like a change.
-                    SOURCE_DIR: path.relative(process.cwd(), contextDir) || ".",
+                    // Relative to where the command runs, so the same stack run from another
+                    // checkout or CI path does not look like a change.
+                    SOURCE_DIR: path.relative(dir ?? process.cwd(), contextDir) || ".",
                     PROJECT: args.project,
                     REGION: args.buildRegion ?? args.region,
                     BASE_IMAGE: args.baseImagePull,
@@ -218,6 +220,7 @@ export class ImageBuild extends pulumi.ComponentResource {
                 // Only what is baked into the image rebuilds it (replaceOnChanges below).
                 triggers: [this.contentHash, args.baseImageDigest],
                 addPreviousOutputInEnv: false,
+                ...(dir === undefined ? {} : { dir }),
             },
             {
                 parent: this,

@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
+import { commandDir } from "./package-dir";
 
-/** Runs client/smoke.ts (the same code as `npm run smoke`) from the program directory. */
+/** Runs client/smoke.ts (the same code as `npm run smoke`) from the package directory. */
 export const SMOKE_COMMAND = 'node --require ts-node/register "$SMOKE_SCRIPT"';
 
 export interface SmokeTestArgs {
@@ -39,6 +40,7 @@ export class SmokeTest extends pulumi.ComponentResource {
                 },
                 triggers: [args.revision],
                 addPreviousOutputInEnv: false,
+                ...(commandDir() === undefined ? {} : { dir: commandDir() }),
             },
             { parent: this, customTimeouts: { create: "30m", update: "30m" } },
         );

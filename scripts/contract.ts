@@ -1,9 +1,11 @@
 // `npm run contract`: writes what derives from config/contract.ts (the args interface,
-// Pulumi.yaml's config block, the README's table). `npm run contract -- --check` only compares.
+// Pulumi.yaml's config block, the README's table) and the package schema inferred from the
+// component (examples/schema.json). `npm run contract -- --check` only compares.
 import * as fs from "fs";
 import * as path from "path";
 import { parseDocument } from "yaml";
 import { argsSource, pulumiYamlConfig, readmeSection } from "../config/contract-render";
+import { inferPackageSchema, SCHEMA_FILE } from "./package-schema";
 
 const ROOT = path.resolve(__dirname, "..");
 const MARKERS = /<!-- contract:start[^]*?<!-- contract:end -->/;
@@ -21,21 +23,32 @@ export function expectedFiles(): Record<string, string> {
     };
 }
 
-function main(argv: string[]): number {
+async function main(argv: string[]): Promise<number> {
     const check = argv.includes("--check");
     let stale = 0;
-    for (const [file, text] of Object.entries(expectedFiles())) {
-        const full = path.join(ROOT, file);
+    const write = (full: string, text: string) => {
         const current = fs.existsSync(full) ? fs.readFileSync(full, "utf8") : "";
-        if (current === text) continue;
+        if (current === text) return;
         stale++;
+        const file = path.relative(ROOT, full);
         if (check) console.error(`${file} is out of date with config/contract.ts: run npm run contract`);
         else {
             fs.writeFileSync(full, text);
             console.log(`wrote ${file}`);
         }
-    }
+    };
+    for (const [file, text] of Object.entries(expectedFiles())) write(path.join(ROOT, file), text);
+    // The schema reads the args interface just written, so it comes last.
+    write(SCHEMA_FILE, await inferPackageSchema());
     return check && stale > 0 ? 1 : 0;
 }
 
-if (require.main === module) process.exitCode = main(process.argv.slice(2));
+if (require.main === module) {
+    main(process.argv.slice(2)).then(
+        (code) => (process.exitCode = code),
+        (e: unknown) => {
+            console.error(e);
+            process.exitCode = 1;
+        },
+    );
+}
