@@ -40,14 +40,18 @@ interface Deployment {
 // Kept off the instance: every property of the class is an output in the package schema.
 const deployments = new WeakMap<VllmCloudRun, Promise<Deployment>>();
 
-/** A secret arg's value once known (undefined while unknown, during a preview), and whether it is secret. */
+/**
+ * A secret arg's value once known (undefined while unknown, during a preview), and whether it is
+ * secret. `isKnown` and `promise()` are the SDK's own Output members (not in its public typings):
+ * the public API cannot await a value without hanging on an unknown one.
+ */
 async function resolveSecretArg(v: pulumi.Input<string>): Promise<{ value?: string; secret: boolean }> {
     const out = pulumi.output(v) as unknown as { isKnown: Promise<boolean>; promise(withUnknowns?: boolean): Promise<string> };
     const [known, secret] = await Promise.all([out.isKnown, pulumi.isSecret(pulumi.output(v))]);
     return { value: known ? await out.promise() : undefined, secret };
 }
 
-/** Problems with the secret args' values and their secret-ness (stack config was checked as it was read). */
+/** Problems with the secret args' values and their secret-ness (a program's args arrive unchecked; a stack's were also checked as read). */
 async function secretArgProblems(args: VllmCloudRunArgs): Promise<{ problems: ConfigProblem[]; notices: string[] }> {
     const problems: ConfigProblem[] = [];
     const notices: string[] = [];

@@ -325,7 +325,6 @@ export function readStackConfig(): VllmCloudRunArgs {
     const get = stackConfigGetter();
     const plainKeys = CONTRACT_KEYS.filter((k) => !SECRET_KEYS.includes(k));
     const { values, problems } = readStackValues(plainKeys, get);
-    const notices: string[] = [];
     // Same environment fallbacks as the Google provider, so Cloud Shell works unchanged.
     values.project ??= firstEnv(["GOOGLE_PROJECT", "GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT"]);
     values.region ??= firstEnv(["GOOGLE_REGION", "GCLOUD_REGION", "CLOUDSDK_COMPUTE_REGION"]);
@@ -348,13 +347,11 @@ export function readStackConfig(): VllmCloudRunArgs {
             problems.push({ key, value: "(hidden)", allowed: "is stored in plain text in the stack file; it must be a secret", fix: `${setCommand(key)}${rotate}` });
             continue;
         }
-        const checked = secretProblems(key as SecretKey, plain);
-        problems.push(...checked.problems);
-        notices.push(...checked.notices);
+        // Problems only: the component checks the values again and prints the notices once.
+        problems.push(...secretProblems(key as SecretKey, plain).problems);
         secrets[key] = value;
     }
     if (problems.length > 0) throw new ConfigError(problems);
-    for (const n of notices) void pulumi.log.warn(n);
     return { ...values, ...secrets } as unknown as VllmCloudRunArgs;
 }
 /** Whether Cloud Build pulls `baseImage` through the stack's Docker Hub remote repository. */
