@@ -1,7 +1,7 @@
 // The whole deployment as one component: a stack program and any other Pulumi program (in any
 // language, through the package's generated SDK) get the same resources, checks and outputs.
 import * as pulumi from "@pulumi/pulumi";
-import { pullsThroughDockerHubRemote, secretProblems, SecretKey, Settings, validateArgs, VllmCloudRunArgs } from "../config";
+import { explainForArgs, pullsThroughDockerHubRemote, secretProblems, SecretKey, Settings, validateArgs, VllmCloudRunArgs } from "../config";
 import { ConfigError, ConfigProblem } from "../config/errors";
 import { CostEstimate, fitAndCost, MemoryEstimate, PreflightReport, runPreflight } from "../config/preflight";
 import { MODEL_CATALOG } from "../config/model-catalog";
@@ -119,11 +119,18 @@ export class VllmCloudRun extends pulumi.ComponentResource {
         // Before registering anything: invalid args create nothing, not even this component.
         // (A catalogued model's fit is known offline; the Hugging Face, permission and secret
         // checks need the network or secret values and run once registered, before any child.)
-        const s = validateArgs(name, args);
-        fitAndCost(s, MODEL_CATALOG[s.model]);
+        let s: Readonly<Settings>;
+        try {
+            s = validateArgs(name, args);
+            fitAndCost(s, MODEL_CATALOG[s.model]);
+        } catch (e) {
+            throw explainForArgs(e, args);
+        }
         super(VLLM_CLOUDRUN_TYPE, name, {}, opts);
 
-        const deployment = this.deploy(s, args);
+        const deployment = this.deploy(s, args).catch((e: unknown) => {
+            throw explainForArgs(e, args) as Error;
+        });
         deployments.set(this, deployment);
         const out = <T>(pick: (d: Deployment) => pulumi.Input<T>): pulumi.Output<T> => pulumi.output(deployment.then(pick)) as pulumi.Output<T>;
         this.serviceUrl = out((d) => d.service.url);

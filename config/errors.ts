@@ -9,12 +9,14 @@ export interface ConfigProblem {
 }
 
 export class ConfigError extends pulumi.RunError {
-    constructor(readonly problems: ConfigProblem[]) {
+    /** `note`: a last line for the reader, e.g. how the fixes translate for a program's args. */
+    constructor(readonly problems: ConfigProblem[], readonly note?: string) {
         super(
             `Invalid configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}); nothing was created:\n` +
                 problems
                     .map((p) => `  - ${p.key} = ${JSON.stringify(p.value)}: ${p.allowed}\n    fix: ${p.fix}`)
-                    .join("\n"),
+                    .join("\n") +
+                (note === undefined ? "" : `\n  ${note}`),
         );
         this.name = "ConfigError";
     }

@@ -316,6 +316,18 @@ function firstEnv(names: string[]): string | undefined {
     return undefined;
 }
 
+/** Args that readStackConfig made: their problems' fixes are the stack's own commands. */
+const stackArgs = new WeakSet<object>();
+
+/** How a fix reads for a program that passes VllmCloudRun's args itself. */
+export const ARGS_NOTE =
+    "These values are VllmCloudRun's args: set the arg of the same name in your program (project and region for gcp:project and gcp:region; snake_case in Python, e.g. max_instances); the fixes above are the commands a stack of this repository would run. Resource names derive from the component's name and the stack: a name that is too long needs a shorter component name.";
+
+/** `e` with ARGS_NOTE when it is a ConfigError about args that did not come from a stack's config. */
+export function explainForArgs(e: unknown, args: object): unknown {
+    return e instanceof ConfigError && e.note === undefined && !stackArgs.has(args) ? new ConfigError(e.problems, ARGS_NOTE) : e;
+}
+
 /**
  * Reads a stack's config into VllmCloudRun's args: the only place that reads pulumi.Config.
  * Values that do not parse, and secrets stored in plain text or malformed, are reported here
@@ -352,7 +364,9 @@ export function readStackConfig(): VllmCloudRunArgs {
         secrets[key] = value;
     }
     if (problems.length > 0) throw new ConfigError(problems);
-    return { ...values, ...secrets } as unknown as VllmCloudRunArgs;
+    const args = { ...values, ...secrets } as unknown as VllmCloudRunArgs;
+    stackArgs.add(args);
+    return args;
 }
 /** Whether Cloud Build pulls `baseImage` through the stack's Docker Hub remote repository. */
 export function pullsThroughDockerHubRemote(s: Pick<Settings, "baseImage">): boolean {

@@ -10,16 +10,30 @@ import { inferPackageSchema, SCHEMA_FILE } from "./package-schema";
 const ROOT = path.resolve(__dirname, "..");
 const MARKERS = /<!-- contract:start[^]*?<!-- contract:end -->/;
 
+/**
+ * Pulumi.yaml with the contract's `config:` block. Namespaced entries that are not the contract's
+ * (`pulumi:tags`, which `pulumi new` adds) are kept, and a file whose config already means the
+ * same is left as it is: `pulumi new` rewrites Pulumi.yaml in its own layout.
+ */
+export function pulumiYamlText(current: string): string {
+    const doc = parseDocument(current);
+    const config = (doc.toJS() as { config?: Record<string, unknown> }).config ?? {};
+    const wanted = pulumiYamlConfig();
+    const others = Object.fromEntries(Object.entries(config).filter(([k]) => k.includes(":")));
+    const same = JSON.stringify(Object.fromEntries(Object.entries(config).filter(([k]) => !k.includes(":")))) === JSON.stringify(wanted);
+    if (same) return current;
+    doc.set("config", { ...wanted, ...others });
+    return doc.toString({ lineWidth: 0 });
+}
+
 /** Every generated file with the text it should have. */
 export function expectedFiles(): Record<string, string> {
     const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
     if (!MARKERS.test(readme)) throw new Error("README.md has no <!-- contract:start --> ... <!-- contract:end --> markers");
-    const doc = parseDocument(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8"));
-    doc.set("config", pulumiYamlConfig());
     return {
         "config/args.ts": argsSource(),
         "README.md": readme.replace(MARKERS, readmeSection()),
-        "Pulumi.yaml": doc.toString({ lineWidth: 0 }),
+        "Pulumi.yaml": pulumiYamlText(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")),
     };
 }
 

@@ -206,6 +206,8 @@ describe("bad input fails before any resource is created", () => {
         assert.ok(isConfigError(r.error));
         assert.deepEqual(r.error.problems.map((p) => p.key).sort(), ["cpu", "hfToken", "maxInstances", "vllmImage"]);
         assert.match(r.error.message, /^Invalid configuration \(4 problems\); nothing was created:/);
+        assert.equal(r.error.note, undefined, "a stack's own commands need no translation");
+        assert.doesNotMatch(r.error.message, /VllmCloudRun's args/);
     });
 });
 

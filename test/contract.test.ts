@@ -9,7 +9,10 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { validateArgs, VllmCloudRunArgs } from "../config";
 import { CONTRACT, CONTRACT_KEYS, configKeyOf, CROSS_KEY_RULES, DEFAULTS, KeyDef, REQUIRED_KEYS, SECRET_KEYS } from "../config/contract";
-import { expectedFiles } from "../scripts/contract";
+import * as YAML from "yaml";
+import { pulumiYamlConfig } from "../config/contract-render";
+import { expectedFiles, pulumiYamlText } from "../scripts/contract";
+import { VllmCloudRun } from "../components/vllm-cloudrun";
 import { isConfigError, ROOT } from "./harness";
 
 const BASE: VllmCloudRunArgs = { project: "my-proj", region: "us-east4", hfToken: pulumi.secret("hf_x") };
@@ -33,6 +36,16 @@ describe("the contract", () => {
         for (const [file, text] of Object.entries(expectedFiles())) {
             assert.equal(fs.readFileSync(path.join(ROOT, file), "utf8"), text, `${file} is out of date: run npm run contract`);
         }
+    });
+
+    it("Pulumi.yaml as `pulumi new` leaves it (re-serialized, no template, pulumi:tags added) still agrees; a changed key does not", () => {
+        const cli = YAML.stringify({ name: "vllm-cloudrun", runtime: { name: "nodejs", options: { typescript: true } }, main: "index.ts", config: { "pulumi:tags": { value: { "pulumi:template": "https://github.com/OWNER/vllm-cloudrun" } }, ...pulumiYamlConfig() } });
+        assert.equal(pulumiYamlText(cli), cli);
+        const drifted = YAML.parse(cli);
+        drifted.config.cpu.default = 4;
+        const rewritten = YAML.parse(pulumiYamlText(YAML.stringify(drifted)));
+        assert.equal(rewritten.config.cpu.default, 8);
+        assert.deepEqual(rewritten.config["pulumi:tags"], { value: { "pulumi:template": "https://github.com/OWNER/vllm-cloudrun" } }, "the CLI's tags are kept");
     });
 
     it("`npm run contract -- --check` agrees, as a user (or CI) runs it", () => {
@@ -115,6 +128,19 @@ describe("the contract", () => {
     it("a key's own problem silences the rules that involve it (one message per mistake)", () => {
         assert.deepEqual(problemsOf({ cpu: 3, memory: "32Gi" }).map((p) => [p.key, p.allowed]), [["cpu", "nvidia-l4 needs one of 4, 6, 8 CPUs"]]);
         assert.deepEqual(problemsOf({ maxInstances: 0, minInstances: 1 }).map((p) => p.key), ["maxInstances"]);
+    });
+
+    it("a program constructing VllmCloudRun with bad args gets the same problems, told how they translate", () => {
+        // Thrown before super(): not even the component registers.
+        assert.throws(
+            () => new VllmCloudRun("llm", { ...BASE, cpu: 3, maxInstances: 0 }),
+            (e: unknown) => {
+                assert.ok(isConfigError(e));
+                assert.deepEqual(e.problems.map((p) => p.key), ["maxInstances", "cpu"]);
+                assert.match(e.message, /These values are VllmCloudRun's args: set the arg of the same name/);
+                return true;
+            },
+        );
     });
 
     it("another model with its own revision is fine; the default model needs none", () => {

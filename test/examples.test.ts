@@ -239,6 +239,8 @@ describe("examples/typescript", () => {
             assert.ok(isConfigError(r.error), String(r.error));
             assert.deepEqual(r.error.problems.map((p) => p.key), ["hfToken"]);
             assert.match(r.error.problems[0].allowed, /is not a secret/);
+            // A program's args, not a stack's config: the message says how the fixes translate.
+            assert.match(r.error.message, /These values are VllmCloudRun's args: set the arg of the same name in your program/);
             assert.ok(!r.error.message.includes(FAKE_TOKEN));
             assert.deepEqual(r.resources.map((x) => `${x.type}::${x.name}`).sort(), [`pulumi:pulumi:Stack::${PROJECT}-dev`, `${VLLM_CLOUDRUN_TYPE}::llm`]);
         } finally {

@@ -15,6 +15,10 @@ const TEMPLATE_FIELDS = ["displayName", "description", "quickstart", "config", "
 const PROMPT_FIELDS = ["description", "default", "secret"];
 
 const project = YAML.parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8"));
+// `pulumi new` drops the template section from the project it creates and tags the stack config
+// with the template's URL instead (pkg/cmd/pulumi/project/newcmd/new.go): a project created
+// that way checks that, not the section it no longer has.
+const createdFromTemplate = project.template === undefined;
 const template = project.template as { displayName: string; description: string; quickstart: string; config: Record<string, { description?: string; default?: unknown; secret?: boolean }> };
 
 /** The contract key a template prompt sets: bare keys belong to the project (ParseConfigKeyForProject). */
@@ -22,7 +26,13 @@ function contractKeyFor(prompt: string) {
     return CONTRACT_KEYS.find((k) => configKeyOf(k) === prompt);
 }
 
-describe("the pulumi new template", () => {
+if (createdFromTemplate) describe("a project created by pulumi new from this template", () => {
+    it("records the template it came from, as the CLI does", () => {
+        assert.match(String(project.config?.["pulumi:tags"]?.value?.["pulumi:template"] ?? ""), /vllm-cloudrun/);
+    });
+});
+
+else describe("the pulumi new template", () => {
     it("has only the fields the CLI reads, a name and a description", () => {
         assert.deepEqual(Object.keys(template).filter((k) => !TEMPLATE_FIELDS.includes(k)), []);
         assert.ok(template.displayName.length > 5);
