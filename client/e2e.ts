@@ -122,6 +122,8 @@ export function pipeSecretConfig(bin: string, stack: string, key: string, value:
         const child = execFile(bin, ["config", "set", "--secret", key, "--stack", stack, "--non-interactive"], { cwd }, (e, _stdout, stderr) =>
             e ? reject(new Error(`npx pulumi config set --secret ${key} failed: ${stderr.trim() || e.message}`)) : resolve(),
         );
+        // A CLI that fails before reading stdin closes it (EPIPE): its exit status reports that.
+        child.stdin?.on("error", () => undefined);
         child.stdin?.end(value);
     });
 }
