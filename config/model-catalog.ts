@@ -1,50 +1,181 @@
-// Architecture numbers of popular models that fit Cloud Run's GPUs, for the GPU memory
-// estimate. Each comes from the model's config.json on Hugging Face (source field) and its
-// model card's parameter count. Models not listed are looked up at preview time.
+// What the preflight knows about a model: its architecture, quantization, vision tower and
+// experts. Catalogued models come from config/models.json (data, each entry citing the model's
+// config.json); any other model is read from its config.json on the Hub at the pinned revision
+// (modelFromConfig), and with no Hub at all, from what its id says (sizeFromModelId).
+import * as fs from "fs";
+import * as path from "path";
 
-export interface ModelArchitecture {
-    /** Parameters, in billions (all weights vLLM loads, vision tower included). */
-    paramsB: number;
-    /** Decoder layers (num_hidden_layers). */
-    layers: number;
-    /** Key/value heads per layer (num_key_value_heads). */
-    kvHeads: number;
-    /** Dimension of one attention head (head_dim, or hidden_size / num_attention_heads). */
-    headDim: number;
-    /** Longest context the model supports (max_position_embeddings). */
-    maxContext: number;
-    /** Where these numbers come from. */
-    source: string;
+/** The weight format of a checkpoint, from its config.json's quantization_config. */
+export interface CheckpointQuantization {
+    /** quant_method: awq, gptq, compressed-tensors, fp8, bitsandbytes, ... */
+    method: string;
+    /** Bits per quantized weight (4 or 8). */
+    bits: number;
+    /** Weights per scale (AWQ/GPTQ/W4A16 groups); null for per-channel or per-tensor scales. */
+    groupSize: number | null;
+    /** W4A16, W8A8, FP8, ... when the checkpoint says. */
+    scheme?: string | null;
 }
 
-const hf = (id: string) => `https://huggingface.co/${id}/blob/main/config.json`;
+export interface ModelSpec {
+    id: string;
+    /** Commit the numbers were read at (and a revision that is known to exist), or null. */
+    revision: string | null;
+    /** The config.json the numbers come from. */
+    source: string;
+    license?: string;
+    /** Hugging Face asks for the license to be accepted before download. */
+    gated?: boolean;
+    architecture?: string;
+    /** All parameters vLLM loads, in billions (vision tower and every expert included). */
+    paramsB: number;
+    /** Parameters used per token (MoE: the active experts), in billions. */
+    activeParamsB: number;
+    vocabSize: number;
+    hiddenSize: number;
+    intermediateSize: number;
+    numAttentionHeads: number;
+    /** Decoder layers (num_hidden_layers of the language model). */
+    layers: number;
+    kvHeads: number;
+    headDim: number;
+    tiedEmbeddings: boolean;
+    /** Tokens a sliding-window layer attends to, or null when every layer is global. */
+    slidingWindow: number | null;
+    /** How many layers use the sliding window (Gemma 3: 5 of every 6). */
+    slidingLayers: number;
+    /** max_position_embeddings. */
+    maxContext: number;
+    vision: { paramsB: number; tokensPerImage: number; source?: string } | null;
+    /** MoE: experts per layer, experts per token and each expert's MLP width (moe_intermediate_size). */
+    experts: { total: number; active: number; intermediateSize: number } | null;
+    quantization: CheckpointQuantization | null;
+    /** For a quantized checkpoint, the bf16 model it was made from. */
+    baseModel?: string | null;
+}
 
-export const MODEL_CATALOG: Readonly<Record<string, ModelArchitecture>> = Object.freeze({
-    "google/gemma-3-1b-it": { paramsB: 1.0, layers: 26, kvHeads: 1, headDim: 256, maxContext: 32768, source: hf("google/gemma-3-1b-it") },
-    "google/gemma-3-4b-it": { paramsB: 4.3, layers: 34, kvHeads: 4, headDim: 256, maxContext: 131072, source: hf("google/gemma-3-4b-it") },
-    "google/gemma-3-12b-it": { paramsB: 12.2, layers: 48, kvHeads: 8, headDim: 256, maxContext: 131072, source: hf("google/gemma-3-12b-it") },
-    "meta-llama/Llama-3.2-1B-Instruct": { paramsB: 1.24, layers: 16, kvHeads: 8, headDim: 64, maxContext: 131072, source: hf("meta-llama/Llama-3.2-1B-Instruct") },
-    "meta-llama/Llama-3.2-3B-Instruct": { paramsB: 3.21, layers: 28, kvHeads: 8, headDim: 128, maxContext: 131072, source: hf("meta-llama/Llama-3.2-3B-Instruct") },
-    "Qwen/Qwen2.5-0.5B-Instruct": { paramsB: 0.49, layers: 24, kvHeads: 2, headDim: 64, maxContext: 32768, source: hf("Qwen/Qwen2.5-0.5B-Instruct") },
-    "Qwen/Qwen2.5-1.5B-Instruct": { paramsB: 1.54, layers: 28, kvHeads: 2, headDim: 128, maxContext: 32768, source: hf("Qwen/Qwen2.5-1.5B-Instruct") },
-    "Qwen/Qwen2.5-3B-Instruct": { paramsB: 3.09, layers: 36, kvHeads: 2, headDim: 128, maxContext: 32768, source: hf("Qwen/Qwen2.5-3B-Instruct") },
-    "Qwen/Qwen2.5-7B-Instruct": { paramsB: 7.62, layers: 28, kvHeads: 4, headDim: 128, maxContext: 32768, source: hf("Qwen/Qwen2.5-7B-Instruct") },
-    "mistralai/Mistral-7B-Instruct-v0.3": { paramsB: 7.25, layers: 32, kvHeads: 8, headDim: 128, maxContext: 32768, source: hf("mistralai/Mistral-7B-Instruct-v0.3") },
-});
+/** config/models.json, as shipped with the package. */
+export const CATALOG_FILE = path.join(__dirname, "models.json");
+
+export const MODEL_CATALOG: Readonly<Record<string, ModelSpec>> = Object.freeze(
+    Object.fromEntries((JSON.parse(fs.readFileSync(CATALOG_FILE, "utf8")) as { models: ModelSpec[] }).models.map((m) => [m.id, Object.freeze(m)])),
+);
+
+/** Catalogued quantized checkpoints of `model` (for "use this instead" advice). */
+export function quantizedVariantsOf(model: string): ModelSpec[] {
+    return Object.values(MODEL_CATALOG).filter((m) => m.baseModel === model && m.quantization !== null);
+}
+
+type Json = Record<string, unknown>;
+const obj = (v: unknown): Json | undefined => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Json) : undefined);
+const num = (o: Json | undefined, k: string): number | undefined => (typeof o?.[k] === "number" ? o[k] : undefined);
+
+/** A checkpoint's quantization, from its quantization_config (compressed-tensors nests it in config_groups). */
+export function quantizationFromConfig(config: Json): CheckpointQuantization | null {
+    const q = obj(config.quantization_config) ?? obj(obj(config.text_config)?.quantization_config);
+    if (q === undefined) return null;
+    const method = typeof q.quant_method === "string" ? q.quant_method : "unknown";
+    if (method === "compressed-tensors") {
+        const group = obj(Object.values(obj(q.config_groups) ?? {})[0]);
+        const w = obj(group?.weights);
+        const a = obj(group?.input_activations);
+        const bits = num(w, "num_bits") ?? 8;
+        const float = w?.type === "float";
+        return { method, bits, groupSize: num(w, "group_size") ?? null, scheme: float ? "FP8" : a === undefined ? `W${bits}A16` : `W${bits}A${num(a, "num_bits") ?? 8}` };
+    }
+    if (method === "fp8") return { method, bits: 8, groupSize: null, scheme: "FP8" };
+    return { method, bits: num(q, "bits") ?? num(q, "w_bit") ?? (q.load_in_4bit === true ? 4 : 8), groupSize: num(q, "group_size") ?? num(q, "q_group_size") ?? null };
+}
 
 /**
- * Architecture from a model's config.json (multimodal models keep the language model's
- * numbers under text_config) and its parameter count, or undefined when fields are missing.
+ * Parameters from the architecture: attention, MLP (every expert for MoE), embeddings and an
+ * untied lm_head; norms and biases are left out (well under 1%).
  */
-export function architectureFromConfig(config: Record<string, unknown>, paramsB: number | undefined, source: string): ModelArchitecture | undefined {
-    const c = (typeof config.text_config === "object" && config.text_config !== null ? config.text_config : config) as Record<string, unknown>;
-    const num = (k: string) => (typeof c[k] === "number" ? (c[k]) : undefined);
-    const layers = num("num_hidden_layers");
-    const heads = num("num_attention_heads");
-    const kvHeads = num("num_key_value_heads") ?? heads;
-    const hidden = num("hidden_size");
-    const headDim = num("head_dim") ?? (hidden !== undefined && heads !== undefined ? hidden / heads : undefined);
-    const maxContext = num("max_position_embeddings");
-    if (paramsB === undefined || layers === undefined || kvHeads === undefined || headDim === undefined || maxContext === undefined) return undefined;
-    return { paramsB, layers, kvHeads, headDim, maxContext, source };
+export function paramsFromArchitecture(a: Pick<ModelSpec, "vocabSize" | "hiddenSize" | "intermediateSize" | "numAttentionHeads" | "layers" | "kvHeads" | "headDim" | "tiedEmbeddings">, experts?: { total: number; active: number; intermediateSize: number } | null): { total: number; active: number } {
+    const h = a.hiddenSize;
+    const attention = h * a.numAttentionHeads * a.headDim * 2 + h * a.kvHeads * a.headDim * 2;
+    const mlp = (n: number, inter: number) => n * 3 * h * inter;
+    const embed = a.vocabSize * h * (a.tiedEmbeddings ? 1 : 2);
+    if (experts) {
+        return {
+            total: a.layers * (attention + mlp(experts.total, experts.intermediateSize) + h * experts.total) + embed,
+            active: a.layers * (attention + mlp(experts.active, experts.intermediateSize)) + embed,
+        };
+    }
+    const total = a.layers * (attention + mlp(1, a.intermediateSize)) + embed;
+    return { total, active: total };
+}
+
+/** Vision tower parameters from vision_config (ViT blocks: attention 4h², MLP 2·h·I), in billions. */
+function visionParamsB(v: Json): number | undefined {
+    const h = num(v, "hidden_size");
+    const i = num(v, "intermediate_size");
+    const l = num(v, "num_hidden_layers");
+    if (h === undefined || i === undefined || l === undefined) return undefined;
+    return (l * (4 * h * h + 2 * h * i)) / 1e9;
+}
+
+/**
+ * A model's spec from its config.json (multimodal models keep the language model under
+ * text_config), or undefined when a field the estimate needs is missing.
+ */
+export function modelFromConfig(id: string, revision: string, config: Json, source: string): ModelSpec | undefined {
+    const c = obj(config.text_config) ?? config;
+    const layers = num(c, "num_hidden_layers");
+    const heads = num(c, "num_attention_heads");
+    const hidden = num(c, "hidden_size");
+    const vocab = num(c, "vocab_size") ?? num(config, "vocab_size");
+    const kvHeads = num(c, "num_key_value_heads") ?? heads;
+    const headDim = num(c, "head_dim") ?? (hidden !== undefined && heads !== undefined ? hidden / heads : undefined);
+    const maxContext = num(c, "max_position_embeddings");
+    const inter = num(c, "intermediate_size");
+    if (layers === undefined || heads === undefined || hidden === undefined || vocab === undefined || kvHeads === undefined || headDim === undefined || maxContext === undefined || inter === undefined) return undefined;
+    const tied = (c.tie_word_embeddings ?? config.tie_word_embeddings) !== false;
+    const expertsTotal = num(c, "num_experts") ?? num(c, "num_local_experts");
+    const expertsActive = num(c, "num_experts_per_tok");
+    const experts = expertsTotal !== undefined && expertsActive !== undefined ? { total: expertsTotal, active: expertsActive, intermediateSize: num(c, "moe_intermediate_size") ?? inter } : null;
+    const arch = { vocabSize: vocab, hiddenSize: hidden, intermediateSize: inter, numAttentionHeads: heads, layers, kvHeads, headDim, tiedEmbeddings: tied };
+    const params = paramsFromArchitecture(arch, experts);
+    const visionConfig = obj(config.vision_config);
+    const vParams = visionConfig && visionParamsB(visionConfig);
+    const vision = vParams === undefined ? null : { paramsB: vParams, tokensPerImage: num(config, "mm_tokens_per_image") ?? 256 };
+    const window = num(c, "sliding_window");
+    const layerTypes = Array.isArray(c.layer_types) ? (c.layer_types as unknown[]) : undefined;
+    const pattern = num(c, "sliding_window_pattern");
+    // Only models that mix sliding and global layers save KV memory this way (Mistral-style
+    // configs carry sliding_window: null or apply it everywhere through use_sliding_window).
+    const slidingLayers = window === undefined ? 0
+        : layerTypes !== undefined ? layerTypes.filter((t) => t === "sliding_attention").length
+        : pattern !== undefined && pattern > 1 ? layers - Math.floor(layers / pattern)
+        : 0;
+    return {
+        id,
+        revision,
+        source,
+        architecture: Array.isArray(config.architectures) ? String(config.architectures[0]) : undefined,
+        paramsB: params.total / 1e9 + (vParams ?? 0),
+        activeParamsB: params.active / 1e9 + (vParams ?? 0),
+        ...arch,
+        slidingWindow: slidingLayers > 0 && window !== undefined ? window : null,
+        slidingLayers,
+        maxContext,
+        vision,
+        experts,
+        quantization: quantizationFromConfig(config),
+    };
+}
+
+/**
+ * What a model id alone says, for when the Hub cannot be asked: its size ("Llama-3.3-70B",
+ * "Qwen3-30B-A3B": total 30) and whether its name marks a 4- or 8-bit checkpoint. Undefined
+ * when the id names no size.
+ */
+export function sizeFromModelId(id: string): { paramsB: number; minBitsPerWeight: number } | undefined {
+    const name = id.split("/").pop() ?? id;
+    const sizes = [...name.matchAll(/(?:^|[-_.])(\d+(?:\.\d+)?)([bBmM])(?=$|[-_.])/g)].map((m) => Number(m[1]) / (m[2].toLowerCase() === "m" ? 1000 : 1));
+    if (sizes.length === 0) return undefined;
+    const lower = name.toLowerCase();
+    const bits = /awq|gptq|int4|w4a16|4bit|q4|nf4|bnb-4bit/.test(lower) ? 4 : /fp8|int8|w8a8|w8a16|8bit/.test(lower) ? 8 : 16;
+    // The first size is the total ("30B-A3B": 30 total, 3 active).
+    return { paramsB: sizes[0], minBitsPerWeight: bits };
 }
