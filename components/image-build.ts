@@ -4,8 +4,11 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
 import * as command from "@pulumi/command";
+import { LORA_DIR, loraAdapterProblems, loraPath } from "../deploy/lora-adapters";
 import { commandDir } from "./package-dir";
 import { propagationWait } from "./propagation-wait";
+
+export { LORA_DIR };
 
 /** The Docker context and Cloud Build config shipped with this program. */
 export const DOCKER_DIR = path.resolve(__dirname, "..", "docker");
@@ -17,6 +20,27 @@ export interface ImageInputs {
     modelRevision: string;
     /** Weights baked into the image, or uploaded to a bucket. Default: image. */
     weights?: "image" | "gcs";
+    /**
+     * LoRA adapters baked into the image (with either weights source), each in its own layer at
+     * `/opt/lora/<name>`; serve them with loraServeArgs. Names: 1-64 letters, digits, `.`, `_`,
+     * `-`, unique; revisions: 40-character commits. Default: none.
+     */
+    loraAdapters?: readonly { name: string; repo: string; revision: string }[];
+}
+
+/**
+ * vLLM flags that serve the baked adapters: `--enable-lora --lora-modules a=/opt/lora/a b=…`
+ * (one --lora-modules, it takes every name=path: nargs='+'); none without adapters.
+ * --max-lora-rank and --max-loras are the service's to add.
+ */
+export function loraServeArgs(adapters: readonly { name: string }[] | undefined): string[] {
+    if (adapters === undefined || adapters.length === 0) return [];
+    return ["--enable-lora", "--lora-modules", ...adapters.map((a) => `${a.name}=${loraPath(a.name)}`)];
+}
+
+/** The adapters as the build gets them: exactly these keys, in this order. */
+function plainAdapters(inputs: ImageInputs): { name: string; repo: string; revision: string }[] {
+    return (inputs.loraAdapters ?? []).map(({ name, repo, revision }) => ({ name, repo, revision }));
 }
 
 /** Cloud Build config per weights source. */
@@ -35,7 +59,11 @@ export function imageContentHash(contextDir: string, inputs: ImageInputs): strin
     for (const file of files) {
         hash.update(`file:${file}\0`).update(fs.readFileSync(path.join(contextDir, file))).update("\0");
     }
-    hash.update(JSON.stringify([inputs.baseImage, inputs.model, inputs.modelRevision, inputs.weights ?? "image"]));
+    const baked: unknown[] = [inputs.baseImage, inputs.model, inputs.modelRevision, inputs.weights ?? "image"];
+    // Only when there are adapters, so a stack without them keeps its hash (and its image).
+    const adapters = plainAdapters(inputs);
+    if (adapters.length > 0) baked.push(adapters);
+    hash.update(JSON.stringify(baked));
     return hash.digest("hex");
 }
 
@@ -129,6 +157,10 @@ export class ImageBuild extends pulumi.ComponentResource {
         const contextDir = args.contextDir ?? DOCKER_DIR;
         const imageName = args.imageName ?? "vllm";
         const weights = args.weightsBucket === undefined ? "image" : "gcs";
+        // Fail at preview rather than in the build script, minutes into `up`.
+        const adapters = plainAdapters(args);
+        const adapterProblems = loraAdapterProblems(adapters);
+        if (adapterProblems.length > 0) throw new Error(`${name}: loraAdapters: ${adapterProblems.join("; ")}`);
         this.contentHash = imageContentHash(contextDir, { ...args, weights });
         const tag = pulumi.output(args.baseImageDigest).apply((d) => imageTag(this.contentHash, d));
         this.taggedImage = pulumi.interpolate`${args.repositoryUrl}/${imageName}:${tag}`;
@@ -215,6 +247,8 @@ export class ImageBuild extends pulumi.ComponentResource {
                     TIMEOUT_SECONDS: String((args.timeoutMinutes ?? 90) * 60),
                     BUILD_CONFIG: BUILD_CONFIGS[weights],
                     ...(this.weightsBucket === undefined ? {} : { WEIGHTS_BUCKET: this.weightsBucket.name }),
+                    // JSON in the environment, never in a command line; absent without adapters.
+                    ...(adapters.length === 0 ? {} : { LORA_ADAPTERS: JSON.stringify(adapters) }),
                     CLOUDSDK_CORE_DISABLE_PROMPTS: "1",
                 },
                 // Only what is baked into the image rebuilds it (replaceOnChanges below).

@@ -30,8 +30,13 @@
 //   CloudBuildClient.PrintLog uses GCLLogTailer.Print for STACKDRIVER_ONLY/CLOUD_LOGGING_ONLY),
 //   so that is the command printed for reading the whole log.
 import { ChildProcess, spawn } from "child_process";
+import * as fs from "fs";
+import { LoraAdapter, parseLoraAdapters, renderedSource } from "./lora-adapters";
 
-/** Environment the Command resource sets; all must be non-empty. WEIGHTS_BUCKET is optional. */
+/**
+ * Environment the Command resource sets; all must be non-empty. Optional: WEIGHTS_BUCKET, and
+ * LORA_ADAPTERS (JSON list of { name, repo, revision }; see lora-adapters.ts).
+ */
 export const REQUIRED_ENV = [
     "SOURCE_DIR",
     "PROJECT",
@@ -101,6 +106,7 @@ export interface Settings {
     timeoutSeconds: number;
     pollSeconds: number;
     deadlineMarginSeconds: number;
+    loraAdapters: LoraAdapter[];
 }
 
 /** Checks the environment; throws one UsageError naming everything missing or malformed. */
@@ -110,12 +116,15 @@ export function settings(env: Env): Settings {
     const subs = substitutions(env);
     const withComma = Object.entries(subs).filter(([, v]) => v.includes(",")).map(([k]) => k);
     if (withComma.length > 0) throw new UsageError(`substitution value(s) must not contain a comma (gcloud splits --substitutions on commas): ${withComma.join(", ")}`);
+    const lora = parseLoraAdapters(env.LORA_ADAPTERS);
+    if (lora.problems.length > 0) throw new UsageError(`LORA_ADAPTERS: ${lora.problems.join("; ")}`);
     return {
         project: env.PROJECT as string,
         region: env.REGION as string,
         timeoutSeconds: seconds(env, "TIMEOUT_SECONDS", 0, { integer: true }),
         pollSeconds: seconds(env, "BUILD_POLL_SECONDS", DEFAULT_POLL_SECONDS),
         deadlineMarginSeconds: seconds(env, "BUILD_DEADLINE_MARGIN_SECONDS", DEFAULT_DEADLINE_MARGIN_SECONDS, { zero: true }),
+        loraAdapters: lora.adapters,
     };
 }
 
@@ -135,19 +144,21 @@ export function substitutions(env: Env): Record<string, string> {
 /**
  * Arguments of `gcloud` (without the program name) that submit the build: the former shell
  * BUILD_COMMAND, flag for flag, plus `--async --format=json` so gcloud returns the Build resource
- * at once. Flags from surface/builds/submit.py and command_lib/builds/flags.py.
+ * at once. Flags from surface/builds/submit.py and command_lib/builds/flags.py. `sourceDir`
+ * replaces SOURCE_DIR when LoRA adapters need a rendered copy of it (renderedSource).
  */
-export function submitArgs(env: Env): string[] {
+export function submitArgs(env: Env, sourceDir?: string): string[] {
     settings(env);
     const e = env as Record<(typeof REQUIRED_ENV)[number], string>;
+    const source = sourceDir ?? e.SOURCE_DIR;
     const subs = Object.entries(substitutions(env)).map(([k, v]) => `${k}=${v}`).join(",");
     return [
         "builds",
         "submit",
-        e.SOURCE_DIR,
+        source,
         `--project=${e.PROJECT}`,
         `--region=${e.REGION}`,
-        `--config=${e.SOURCE_DIR}/${e.BUILD_CONFIG}`,
+        `--config=${source}/${e.BUILD_CONFIG}`,
         `--substitutions=${subs}`,
         `--service-account=projects/${e.PROJECT}/serviceAccounts/${e.BUILD_SERVICE_ACCOUNT}`,
         `--gcs-source-staging-dir=gs://${e.STAGING_BUCKET}/source`,
@@ -518,14 +529,28 @@ const SIGNAL_CODES: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 /** Submits, watches and reports; resolves to the process exit code. */
 export async function main(env: Env = process.env): Promise<number> {
     let s: Settings;
-    let args: string[];
     try {
         s = settings(env);
-        args = submitArgs(env);
     } catch (e) {
         if (!(e instanceof UsageError)) throw e;
         err(`cloud-build: ${e.message}`);
         return 2;
+    }
+    // With adapters gcloud uploads a copy of the context with the rendered Dockerfile; removed
+    // once the submission returns (gcloud has uploaded it by then).
+    const rendered = s.loraAdapters.length > 0 ? renderedSource(env.SOURCE_DIR as string, s.loraAdapters) : undefined;
+    const removeRendered = () => {
+        if (rendered !== undefined) fs.rmSync(rendered, { recursive: true, force: true });
+    };
+    // Also when a second signal exits at once.
+    process.once("exit", removeRendered);
+    let args: string[];
+    try {
+        args = submitArgs(env, rendered);
+    } catch (e) {
+        removeRendered();
+        process.off("exit", removeRendered);
+        throw e;
     }
 
     const started = Date.now();
@@ -583,6 +608,7 @@ export async function main(env: Env = process.env): Promise<number> {
         // id, which would leave a build nobody can cancel from here.
         const submitted = await gcloud(args, { echoStderr: true, detached: true });
         submitting = false;
+        removeRendered();
         if (submitted.code !== 0) {
             if (stopping) return SIGNAL_CODES[stopping] ?? 1;
             return reportGcloudError(submitted, s, true);
@@ -646,6 +672,8 @@ export async function main(env: Env = process.env): Promise<number> {
         for (const l of failureReport(build, tail, s, elapsed())) err(l);
         return 1;
     } finally {
+        removeRendered();
+        process.off("exit", removeRendered);
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
     }

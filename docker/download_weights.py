@@ -2,14 +2,17 @@
 
 docker/Dockerfile runs it to bake the weights into the Hugging Face cache under $HF_HOME (vLLM
 later loads MODEL --revision MODEL_REVISION from there, offline); cloudbuild-gcs.yaml runs it
-with --local-dir for plain files to upload to the weights bucket.
+with --local-dir for plain files to upload to the weights bucket. The Dockerfile that
+deploy/lora-adapters.ts renders runs it once per LoRA adapter with --repo, --revision and
+--local-dir /opt/lora/<name>: the adapter's plain files, where vLLM's --lora-modules points.
 
 Why not the `hf download` CLI: its `--exclude A B` was argparse nargs="*" in huggingface_hub 0.x
 and is one value per flag in 1.x (Typer), where B becomes a filename to download (404).
 snapshot_download(repo_id, *, revision, token, ignore_patterns, local_dir) takes these same
 arguments, keyword-only, from 0.20 through 1.x (src/huggingface_hub/_snapshot_download.py).
 
-Environment: MODEL and MODEL_REVISION; HF_TOKEN unless --token-file is given. The token is
+Environment: MODEL and MODEL_REVISION unless --repo and --revision are given; HF_TOKEN unless
+--token-file is given. The token is
 only passed to snapshot_download, which never stores it (only a `login` writes one).
 """
 
@@ -31,12 +34,22 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Download MODEL at MODEL_REVISION from the Hugging Face Hub.")
     parser.add_argument("--token-file", help="read the token from this file (a BuildKit secret) instead of HF_TOKEN")
     parser.add_argument("--local-dir", help="plain files in this directory instead of the Hugging Face cache")
+    # For LoRA adapters: values on the command line, as the rendered Dockerfile has one RUN per adapter.
+    parser.add_argument("--repo", help="repo id to download instead of MODEL (with --revision)")
+    parser.add_argument("--revision", help="commit to download instead of MODEL_REVISION (with --repo)")
     args = parser.parse_args(argv)
 
-    model = os.environ.get("MODEL", "")
-    revision = os.environ.get("MODEL_REVISION", "")
-    if not model or not revision:
-        return fail("MODEL and MODEL_REVISION must be set")
+    if (args.repo is None) != (args.revision is None):
+        return fail("--repo and --revision go together")
+    if args.repo is not None:
+        model, revision = args.repo, args.revision
+        if not model or not revision:
+            return fail("--repo and --revision must not be empty")
+    else:
+        model = os.environ.get("MODEL", "")
+        revision = os.environ.get("MODEL_REVISION", "")
+        if not model or not revision:
+            return fail("MODEL and MODEL_REVISION must be set")
     if args.token_file is not None:
         try:
             with open(args.token_file, encoding="utf-8") as f:

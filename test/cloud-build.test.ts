@@ -32,6 +32,7 @@ import {
     submitArgs,
     UsageError,
 } from "../deploy/cloud-build";
+import { renderDockerfile } from "../deploy/lora-adapters";
 import { ROOT } from "./harness";
 import { gcloudUnavailable, runRealGcloud } from "./gcloud";
 import { skipUnlessAvailable } from "./docker";
@@ -61,6 +62,12 @@ const ENV: Record<string, string> = {
 };
 const IMAGE_ENV: Record<string, string> = { ...ENV, BUILD_CONFIG: "cloudbuild.yaml" };
 delete IMAGE_ENV.WEIGHTS_BUCKET;
+const ADAPTERS = [
+    { name: "a", repo: "org/adapter-a", revision: "1".repeat(40) },
+    { name: "b", repo: "org/adapter-b", revision: "2".repeat(40) },
+];
+/** What the ImageBuild Command adds with two LoRA adapters. */
+const LORA_ENV: Record<string, string> = { ...IMAGE_ENV, LORA_ADAPTERS: JSON.stringify(ADAPTERS) };
 
 /** Step ids of a build config, read from docker/ so the tests follow edits to it. */
 function stepIds(config: string): string[] {
@@ -107,6 +114,36 @@ describe("cloud-build: argv, parsing and formatting", () => {
         assert.equal(settings(ENV).pollSeconds, 20);
         assert.equal(settings({ ...ENV, BUILD_POLL_SECONDS: "0.5" }).pollSeconds, 0.5);
         assert.equal(settings({ ...ENV, BUILD_DEADLINE_MARGIN_SECONDS: "0" }).deadlineMarginSeconds, 0);
+    });
+
+    it("checks LORA_ADAPTERS before gcloud runs, naming every problem", () => {
+        assert.deepEqual(settings(LORA_ENV).loraAdapters, ADAPTERS);
+        assert.deepEqual(settings(IMAGE_ENV).loraAdapters, []);
+        assert.deepEqual(settings({ ...IMAGE_ENV, LORA_ADAPTERS: "" }).loraAdapters, []);
+        const bad = (value: string, expected: RegExp) =>
+            assert.throws(() => settings({ ...IMAGE_ENV, LORA_ADAPTERS: value }), (e: unknown) => e instanceof UsageError && expected.test(e.message), value);
+        const rev = "1".repeat(40);
+        bad("not json", /^LORA_ADAPTERS: is not JSON$/);
+        bad("{}", /must be a list of \{ name, repo, revision \}/);
+        bad(JSON.stringify([{ name: "-a", repo: "org/a", revision: rev }]), /adapter 0: name "-a" must be 1-64 letters/);
+        bad(JSON.stringify([{ name: "a".repeat(65), repo: "org/a", revision: rev }]), /adapter 0: name "a{65}"/);
+        bad(JSON.stringify([{ name: "a/b", repo: "org/a", revision: rev }]), /adapter 0: name "a\/b"/);
+        bad(JSON.stringify([{ name: "a", repo: "org/a", revision: rev }, { name: "a", repo: "org/b", revision: rev }]), /adapter 1: name "a" is used twice/);
+        bad(JSON.stringify([{ name: "a", repo: "org--x/a", revision: rev }]), /adapter 0: repo "org--x\/a" must be a Hugging Face repo id/);
+        bad(JSON.stringify([{ name: "a", repo: "a\"; rm -rf /", revision: rev }]), /adapter 0: repo/);
+        bad(JSON.stringify([{ name: "a", repo: "org/a", revision: "1".repeat(40).toUpperCase() + "A" }]), /adapter 0: revision .* 40-character lower-case commit/);
+        bad(JSON.stringify([{ name: "a", repo: "org/a", revision: "main" }]), /adapter 0: revision "main"/);
+        bad(JSON.stringify([{ name: "a", repo: "org/a", revision: rev, path: "/x" }]), /adapter 0 has unknown key\(s\): path/);
+        // Every problem at once, in one message.
+        bad(JSON.stringify([{ name: "", repo: "", revision: "" }]), /name "".*; adapter 0: repo "".*; adapter 0: revision ""/);
+    });
+
+    it("with adapters, submits a rendered copy of the source instead of SOURCE_DIR, with the same config", () => {
+        assert.deepEqual(submitArgs(LORA_ENV), submitArgs(IMAGE_ENV), "LORA_ADAPTERS adds no flag or substitution");
+        const args = submitArgs(LORA_ENV, "/tmp/rendered");
+        assert.deepEqual(args.slice(0, 3), ["builds", "submit", "/tmp/rendered"]);
+        assert.ok(args.includes("--config=/tmp/rendered/cloudbuild.yaml"));
+        assert.deepEqual(args.filter((a) => !a.includes("rendered")), submitArgs(IMAGE_ENV).filter((a) => a !== "docker" && !a.startsWith("--config=")));
     });
 
     it("redacts Hugging Face tokens, bearer credentials and OAuth access tokens", () => {
@@ -317,6 +354,39 @@ describe("cloud-build against a fake gcloud", () => {
         assert.ok(r.stderr.includes("Hint: enable the API (`gcloud services enable cloudbuild.googleapis.com --project=my-proj`)"));
     });
 
+    it("LoRA adapters: gcloud uploads a private copy of docker/ with the rendered Dockerfile, removed afterwards", async () => {
+        // A gcloud in front of the fake that keeps what `builds submit` would upload.
+        const bin = fs.mkdtempSync(path.join(os.tmpdir(), "gcloud-spy-"));
+        const state = fs.mkdtempSync(path.join(os.tmpdir(), "fake-gcloud-"));
+        try {
+            fs.writeFileSync(path.join(bin, "gcloud"), `#!/bin/sh\n[ "$1 $2" = "builds submit" ] && cp -r "$3" "$FAKE_GCLOUD_STATE/uploaded"\nexec "${path.join(FAKE_DIR, "gcloud")}" "$@"\n`, { mode: 0o755 });
+            const r = await runScript("success", { state, env: { ...LORA_ENV, WEIGHTS_BUCKET: undefined, PATH: `${bin}${path.delimiter}${FAKE_DIR}${path.delimiter}${process.env.PATH ?? "/usr/bin:/bin"}` } });
+            assert.equal(r.code, 0, r.stderr);
+            const source = r.calls[0][2];
+            assert.match(source, new RegExp(`^${os.tmpdir().replace(/[.]/g, "\\.")}/vllm-lora-source-`));
+            assert.deepEqual(r.calls[0], submitArgs(LORA_ENV, source));
+            assert.ok(!fs.existsSync(source), "the rendered copy is removed once the submission returns");
+            const uploaded = path.join(state, "uploaded");
+            assert.deepEqual(fs.readdirSync(uploaded).sort(), fs.readdirSync(path.join(ROOT, "docker")).sort());
+            assert.equal(fs.readFileSync(path.join(uploaded, "Dockerfile"), "utf8"), renderDockerfile(fs.readFileSync(path.join(ROOT, "docker", "Dockerfile"), "utf8"), ADAPTERS));
+            for (const f of fs.readdirSync(uploaded).filter((x) => x !== "Dockerfile")) {
+                assert.ok(fs.readFileSync(path.join(uploaded, f)).equals(fs.readFileSync(path.join(ROOT, "docker", f))), f);
+            }
+        } finally {
+            fs.rmSync(bin, { recursive: true, force: true });
+            fs.rmSync(state, { recursive: true, force: true });
+        }
+    });
+
+    it("bad LORA_ADAPTERS: exits 2 naming the problem, without calling gcloud or rendering anything", async () => {
+        const before = fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith("vllm-lora-source-")).length;
+        const r = await runScript("success", { env: { LORA_ADAPTERS: JSON.stringify([{ name: "a", repo: "org/a", revision: "main" }]) } });
+        assert.equal(r.code, 2);
+        assert.equal(r.stderr, 'cloud-build: LORA_ADAPTERS: adapter 0: revision "main" must be a 40-character lower-case commit hash\n');
+        assert.deepEqual(r.calls, []);
+        assert.equal(fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith("vllm-lora-source-")).length, before);
+    });
+
     it("missing environment: exits 2 naming the variables, without calling gcloud", async () => {
         const r = await runScript("success", { env: { PROJECT: undefined, HF_TOKEN_VERSION: "", STAGING_BUCKET: undefined } });
         assert.equal(r.code, 2);
@@ -430,6 +500,8 @@ describe("the real gcloud accepts the script's argv; the fake is as strict", { s
     const build = { id, createTime: "2025-06-20T10:00:00.123456Z" };
     const good: [string, string[]][] = [
         ["submit (image)", submitArgs(IMAGE_ENV)],
+        // A rendered copy lives outside the program directory: gcloud takes an absolute source and config.
+        ["submit (image, LoRA adapters, rendered source)", submitArgs(LORA_ENV, path.join(ROOT, "docker"))],
         ["submit (gcs)", submitArgs(ENV)],
         ["describe", describeArgs(id, s)],
         ["cancel", cancelArgs(id, s)],

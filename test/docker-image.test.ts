@@ -9,10 +9,11 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { DOCKER_DIR } from "../components/image-build";
+import { DOCKER_DIR, LORA_DIR, loraServeArgs } from "../components/image-build";
+import { LoraAdapter, renderDockerfile, renderedSource } from "../deploy/lora-adapters";
 import { vllmArgs } from "../components/service";
 import { DEFAULTS } from "../config";
-import { FAKE_TOKEN } from "./harness";
+import { DEFAULT_REVISION, FAKE_TOKEN } from "./harness";
 import { buildStandInBase, buildSteps, docker, dockerOk, dockerUnavailable, itUnlessUnavailable, layerContents, skipUnlessAvailable, tokenLeaks } from "./docker";
 
 const unavailable = dockerUnavailable();
@@ -22,7 +23,7 @@ const BASE = `vllm-standin:${id}`;
 const IMAGE = `vllm-cloudrun-test:${id}`;
 /** A revision BuildKit has never seen, so its cache cannot answer for it. */
 const freshRevision = () => crypto.randomBytes(20).toString("hex");
-const SNAPSHOT = `model-cache/hub/models--google--gemma-3-1b-it/snapshots/${DEFAULTS.modelRevision}`;
+const SNAPSHOT = `model-cache/hub/models--google--gemma-3-1b-it/snapshots/${DEFAULT_REVISION}`;
 
 interface Step {
     id: string;
@@ -59,7 +60,7 @@ function buildBaked(opts: { token?: string; revision?: string; tag?: string; wit
     const built = cloudBuildDockerArgs({
         _BASE_IMAGE: BASE,
         _MODEL: DEFAULTS.model,
-        _MODEL_REVISION: opts.revision ?? DEFAULTS.modelRevision,
+        _MODEL_REVISION: opts.revision ?? DEFAULT_REVISION,
         _IMAGE: opts.tag ?? IMAGE,
     });
     const { env } = built;
@@ -130,7 +131,7 @@ describe("docker/Dockerfile on a real Docker engine", () => {
     });
 
     test("starts `vllm serve` with exactly the flags the Cloud Run service passes", () => {
-        const args = vllmArgs({ model: DEFAULTS.model, modelRevision: DEFAULTS.modelRevision, servedModelName: DEFAULTS.model, maxModelLen: DEFAULTS.maxModelLen, maxNumSeqs: DEFAULTS.concurrency, gpuMemoryUtilization: DEFAULTS.gpuMemoryUtilization });
+        const args = vllmArgs({ model: DEFAULTS.model, modelRevision: DEFAULT_REVISION, servedModelName: DEFAULTS.model, maxModelLen: DEFAULTS.maxModelLen, maxNumSeqs: DEFAULTS.concurrency, gpuMemoryUtilization: DEFAULTS.gpuMemoryUtilization });
         const out = dockerOk(["run", "--rm", "--network", "none", IMAGE, ...args]).stdout.split("\n");
         const recorded = out.slice(out.indexOf("vllm-args-begin") + 1, out.indexOf("vllm-args-end"));
         assert.deepEqual(recorded, ["serve", ...args]);
@@ -162,7 +163,7 @@ describe("docker/Dockerfile on a real Docker engine", () => {
         try {
             for (const f of fs.readdirSync(DOCKER_DIR)) fs.copyFileSync(path.join(DOCKER_DIR, f), path.join(ctx, f));
             fs.appendFileSync(path.join(ctx, "vllm_cloudrun_auth.py"), `\n# ${freshRevision()}\n`);
-            const { args, env } = cloudBuildDockerArgs({ _BASE_IMAGE: BASE, _MODEL: DEFAULTS.model, _MODEL_REVISION: DEFAULTS.modelRevision, _IMAGE: `${IMAGE}-mw` });
+            const { args, env } = cloudBuildDockerArgs({ _BASE_IMAGE: BASE, _MODEL: DEFAULTS.model, _MODEL_REVISION: DEFAULT_REVISION, _IMAGE: `${IMAGE}-mw` });
             const r = docker(args, { cwd: ctx, env: { ...env, HF_TOKEN: FAKE_TOKEN } });
             assert.equal(r.status, 0, r.stderr);
             const rebuilt = buildSteps(r.stderr).filter((s) => !s.cached);
@@ -193,7 +194,7 @@ describe("docker/Dockerfile on a real Docker engine", () => {
     });
 
     test("weights: gcs builds an image without weights or offline flags, and its download step fills /workspace only", () => {
-        const subs = { _BASE_IMAGE: BASE, _MODEL: DEFAULTS.model, _MODEL_REVISION: DEFAULTS.modelRevision, _IMAGE: `${IMAGE}-gcs` };
+        const subs = { _BASE_IMAGE: BASE, _MODEL: DEFAULTS.model, _MODEL_REVISION: DEFAULT_REVISION, _IMAGE: `${IMAGE}-gcs` };
         const { args, env } = cloudBuildDockerArgs(subs, "cloudbuild-gcs.yaml");
         const built = docker(args, { cwd: DOCKER_DIR, env });
         assert.equal(built.status, 0, built.stderr);
@@ -232,7 +233,7 @@ describe("docker/Dockerfile on a real Docker engine", () => {
         const leaky = dockerOk(
             ["build", "--network", "none", "--progress=plain", "-f", path.join(__dirname, "fixtures", "leaky.Dockerfile"),
                 "--build-arg", `BASE_IMAGE=${BASE}`, "--build-arg", `HF_TOKEN=${FAKE_TOKEN}`, "--build-arg", `MODEL=${DEFAULTS.model}`,
-                "--build-arg", `MODEL_REVISION=${DEFAULTS.modelRevision}`, "-t", `${IMAGE}-leaky`, path.join(__dirname, "fixtures")],
+                "--build-arg", `MODEL_REVISION=${DEFAULT_REVISION}`, "-t", `${IMAGE}-leaky`, path.join(__dirname, "fixtures")],
         );
         assert.ok(leaky.stderr.length > 0);
         const leaks = tokenLeaks(`${IMAGE}-leaky`, FAKE_TOKEN);
@@ -244,10 +245,10 @@ describe("docker/Dockerfile on a real Docker engine", () => {
     // The stand-ins must fail where the real image would, or the tests above prove little.
     test("stand-in hf parses like huggingface_hub 1.x: the 0.x `--exclude A B` form fetches a file B and 404s", () => {
         const token = { HF_TOKEN: FAKE_TOKEN, HF_HOME: "/tmp/hf" };
-        const old = runIn(BASE, "hf", ["download", DEFAULTS.model, "--revision", DEFAULTS.modelRevision, "--exclude", "original/*", "*.gguf"], token);
+        const old = runIn(BASE, "hf", ["download", DEFAULTS.model, "--revision", DEFAULT_REVISION, "--exclude", "original/*", "*.gguf"], token);
         assert.notEqual(old.status, 0);
         assert.match(old.stderr, /404 .*Entry Not Found .*\/\*\.gguf/);
-        const ok = runIn(BASE, "sh", ["-c", 'hf download "$0" --revision "$1" --exclude "original/*" --exclude "*.gguf" >/dev/null && find /tmp/hf -type f | sort', DEFAULTS.model, DEFAULTS.modelRevision], token);
+        const ok = runIn(BASE, "sh", ["-c", 'hf download "$0" --revision "$1" --exclude "original/*" --exclude "*.gguf" >/dev/null && find /tmp/hf -type f | sort', DEFAULTS.model, DEFAULT_REVISION], token);
         assert.equal(ok.status, 0, ok.stderr);
         assert.deepEqual(ok.stdout.trim().split("\n").map((f) => path.basename(f)), ["config.json", "model.safetensors"]);
         const unknown = runIn(BASE, "hf", ["download", DEFAULTS.model, "--local-dir-use-symlinks", "False"], token);
@@ -257,9 +258,152 @@ describe("docker/Dockerfile on a real Docker engine", () => {
 
     test("stand-in python3 runs only download_weights.py, invoked as the Dockerfile and cloudbuild-gcs.yaml do", () => {
         for (const args of [["-c", "print(1)"], ["-m", "huggingface_hub"], ["/tmp/download_weights.py", "--local-dir", "/tmp/w"], ["/bin/sh", "--local-dir", "/tmp/w"]]) {
-            const r = runIn(BASE, "python3", args, { HF_TOKEN: FAKE_TOKEN, MODEL: DEFAULTS.model, MODEL_REVISION: DEFAULTS.modelRevision });
+            const r = runIn(BASE, "python3", args, { HF_TOKEN: FAKE_TOKEN, MODEL: DEFAULTS.model, MODEL_REVISION: DEFAULT_REVISION });
             assert.equal(r.status, 2, `python3 ${args.join(" ")}: ${r.stderr}`);
         }
+    });
+});
+
+// ---------------------------------------------------------------------------------------------
+// LoRA adapters: the Dockerfile deploy/cloud-build.ts renders (renderedSource, the same function),
+// built by the same Cloud Build step, on the same stand-in base.
+
+describe("LoRA adapters baked by the rendered Dockerfile on a real Docker engine", () => {
+    const LORA_BASE = `vllm-standin-lora:${id}`;
+    const LORA_IMAGE = `vllm-cloudrun-lora-test:${id}`;
+    /** Any pinned commit: the stand-in hub serves every revision. */
+    const MODEL_REVISION = "dcc83ea841ab6100d6b47a070329e1ba4cf78752";
+    const adapters: LoraAdapter[] = [
+        { name: "a", repo: "org/adapter-a", revision: freshRevision() },
+        { name: "b", repo: "org/adapter-b", revision: freshRevision() },
+    ];
+    const builds: { tag: string; log: string }[] = [];
+
+    /** The Cloud Build step (cloudbuild.yaml or -gcs) on the uploaded source with these adapters. */
+    function buildWith(list: readonly LoraAdapter[], tag: string, opts: { file?: string; token?: string } = {}) {
+        const source = renderedSource(DOCKER_DIR, list);
+        try {
+            const { args, env } = cloudBuildDockerArgs({ _BASE_IMAGE: LORA_BASE, _MODEL: DEFAULTS.model, _MODEL_REVISION: MODEL_REVISION, _IMAGE: tag }, opts.file);
+            const token: Record<string, string> = opts.token === undefined ? {} : { HF_TOKEN: opts.token };
+            const r = docker(args, { cwd: source, env: { ...env, ...token } });
+            builds.push({ tag, log: `${r.stdout}${r.stderr}` });
+            return r;
+        } finally {
+            fs.rmSync(source, { recursive: true, force: true });
+        }
+    }
+    const layers = (image: string) => JSON.parse(dockerOk(["image", "inspect", "--format", "{{json .RootFS.Layers}}", image]).stdout) as string[];
+    /** What a step name in the plain progress log is: the weights download, adapter i's download, or other. */
+    const kind = (name: string) => (/\[weights-true /.test(name) ? "weights" : /\[lora-(\d+) /.exec(name)?.[0].slice(1, -1) ?? name);
+
+    before(() => {
+        if (skipUnlessAvailable(unavailable)) return;
+        if (unavailable) throw new Error(`Docker tests cannot run: ${unavailable}`);
+        buildStandInBase(LORA_BASE);
+        for (const [list, tag] of [[[], `${LORA_IMAGE}-none`], [adapters, LORA_IMAGE]] as const) {
+            const r = buildWith(list, tag, { token: FAKE_TOKEN });
+            assert.equal(r.status, 0, r.stderr);
+        }
+    });
+
+    after(() => {
+        if (unavailable) return;
+        docker(["rmi", "-f", LORA_IMAGE, `${LORA_IMAGE}-none`, `${LORA_IMAGE}-b2`, `${LORA_IMAGE}-a2`, `${LORA_IMAGE}-gcs`, LORA_BASE]);
+    });
+
+    test("without adapters the rendered Dockerfile is docker/Dockerfile, byte for byte", () => {
+        const dockerfile = fs.readFileSync(path.join(DOCKER_DIR, "Dockerfile"), "utf8");
+        assert.equal(renderDockerfile(dockerfile, []), dockerfile);
+        const source = renderedSource(DOCKER_DIR, []);
+        try {
+            assert.deepEqual(fs.readdirSync(source).sort(), fs.readdirSync(DOCKER_DIR).sort());
+            for (const f of fs.readdirSync(DOCKER_DIR)) assert.ok(fs.readFileSync(path.join(source, f)).equals(fs.readFileSync(path.join(DOCKER_DIR, f))), f);
+        } finally {
+            fs.rmSync(source, { recursive: true, force: true });
+        }
+    });
+
+    test("puts each adapter's plain files at /opt/lora/<name>", () => {
+        const files = dockerOk(["run", "--rm", "--network", "none", "--entrypoint", "find", LORA_IMAGE, LORA_DIR, "-type", "f"]).stdout.trim().split("\n").sort();
+        assert.deepEqual(files, ["a", "b"].flatMap((n) => ["adapter_config.json", "adapter_model.safetensors", "tokenizer_config.json"].map((f) => `${LORA_DIR}/${n}/${f}`)));
+        for (const a of adapters) {
+            const config = dockerOk(["run", "--rm", "--network", "none", "--entrypoint", "cat", LORA_IMAGE, `${LORA_DIR}/${a.name}/adapter_config.json`]).stdout;
+            assert.deepEqual([JSON.parse(config).repo, JSON.parse(config).revision], [a.repo, a.revision]);
+        }
+    });
+
+    test("gives each adapter a layer of its own, on top of the image without adapters", () => {
+        const none = layers(`${LORA_IMAGE}-none`);
+        const withAdapters = layers(LORA_IMAGE);
+        assert.equal(withAdapters.length, none.length + adapters.length, "base + weights + middleware, then one layer per adapter");
+        assert.deepEqual(withAdapters.slice(0, none.length), none, "the layers below are those of the image without adapters");
+        const contents = layerContents(LORA_IMAGE).slice(none.length);
+        adapters.forEach((a, i) => {
+            const files = contents[i].files.filter((f) => !f.endsWith("/"));
+            assert.deepEqual(files.sort(), ["adapter_config.json", "adapter_model.safetensors", "tokenizer_config.json"].map((f) => `opt/lora/${a.name}/${f}`), `layer of adapter ${a.name}`);
+        });
+    });
+
+    test("changing adapter 2's revision re-downloads only adapter 2: the weights and adapter 1 layers are unchanged", (t) => {
+        const changed = [adapters[0], { ...adapters[1], revision: freshRevision() }];
+        const r = buildWith(changed, `${LORA_IMAGE}-b2`, { token: FAKE_TOKEN });
+        assert.equal(r.status, 0, r.stderr);
+        const steps = buildSteps(r.stderr);
+        t.diagnostic(steps.map((x) => `${kind(x.name)}: ${x.cached ? "CACHED" : "ran"}`).join(", "));
+        const downloads = Object.fromEntries(steps.filter((x) => /^(weights|lora-\d+)$/.test(kind(x.name))).map((x) => [kind(x.name), x.cached]));
+        assert.deepEqual(downloads, { weights: true, "lora-0": true, "lora-1": false }, "true = CACHED");
+        const before = layers(LORA_IMAGE);
+        const after = layers(`${LORA_IMAGE}-b2`);
+        assert.equal(after.length, before.length);
+        assert.deepEqual(after.slice(0, -1), before.slice(0, -1), "base, weights, middleware and adapter 1 layer digests");
+        assert.notEqual(after[after.length - 1], before[before.length - 1], "adapter 2's layer");
+    });
+
+    // Without COPY --link (see deploy/lora-adapters.ts) adapter 2's COPY runs again after adapter 1's
+    // changed: no download, the same files, but a new layer digest (the tar records /opt/lora's new mtime).
+    test("changing adapter 1 re-downloads only adapter 1; adapter 2 is re-copied from cache with the same files", () => {
+        const changed = [{ ...adapters[0], revision: freshRevision() }, adapters[1]];
+        const r = buildWith(changed, `${LORA_IMAGE}-a2`, { token: FAKE_TOKEN });
+        assert.equal(r.status, 0, r.stderr);
+        const downloads = Object.fromEntries(buildSteps(r.stderr).filter((x) => /^(weights|lora-\d+)$/.test(kind(x.name))).map((x) => [kind(x.name), x.cached]));
+        assert.deepEqual(downloads, { weights: true, "lora-0": false, "lora-1": true }, "true = CACHED");
+        assert.deepEqual(layers(`${LORA_IMAGE}-a2`).slice(0, -2), layers(LORA_IMAGE).slice(0, -2), "base, weights and middleware layers");
+        const sums = (image: string) => dockerOk(["run", "--rm", "--network", "none", "--entrypoint", "sh", image, "-c", `cd ${LORA_DIR}/b && sha256sum *`]).stdout;
+        assert.equal(sums(`${LORA_IMAGE}-a2`), sums(LORA_IMAGE));
+    });
+
+    test("leaves the token nowhere: history, inspect, any layer, $HF_HOME/token, the build logs", () => {
+        assert.deepEqual(tokenLeaks(LORA_IMAGE, FAKE_TOKEN), []);
+        assert.ok(builds.length >= 2);
+        for (const b of builds) assert.ok(!b.log.includes(FAKE_TOKEN), `build log of ${b.tag}`);
+    });
+
+    test("starts `vllm serve` with exactly loraServeArgs, and every path it names exists", () => {
+        const args = loraServeArgs(adapters);
+        assert.deepEqual(args, ["--enable-lora", "--lora-modules", "a=/opt/lora/a", "b=/opt/lora/b"]);
+        const out = dockerOk(["run", "--rm", "--network", "none", LORA_IMAGE, DEFAULTS.model, ...args]).stdout.split("\n");
+        assert.deepEqual(out.slice(out.indexOf("vllm-args-begin") + 1, out.indexOf("vllm-args-end")), ["serve", DEFAULTS.model, ...args]);
+        for (const module of args.slice(2)) {
+            const dir = module.split("=")[1];
+            const r = runIn(LORA_IMAGE, "sh", ["-c", 'test -f "$0/adapter_config.json" && test -f "$0/adapter_model.safetensors"', dir]);
+            assert.equal(r.status, 0, `${dir}: ${r.stderr}`);
+        }
+        assert.deepEqual(loraServeArgs([]), []);
+    });
+
+    test("weights: gcs bakes the adapters too (the build step now gets the token as a BuildKit secret)", () => {
+        const r = buildWith(adapters, `${LORA_IMAGE}-gcs`, { file: "cloudbuild-gcs.yaml", token: FAKE_TOKEN });
+        assert.equal(r.status, 0, r.stderr);
+        const contents = layerContents(`${LORA_IMAGE}-gcs`);
+        assert.ok(contents.every((l) => !l.files.some((f) => f.startsWith("model-cache/hub/"))), "no model weights");
+        assert.deepEqual(contents.slice(-2).map((l) => l.files.filter((f) => f.endsWith("/adapter_config.json"))), [["opt/lora/a/adapter_config.json"], ["opt/lora/b/adapter_config.json"]]);
+        assert.deepEqual(tokenLeaks(`${LORA_IMAGE}-gcs`, FAKE_TOKEN), []);
+    });
+
+    test("fails clearly when an adapter build has no token", () => {
+        const r = buildWith([{ name: "c", repo: "org/adapter-c", revision: freshRevision() }], `${LORA_IMAGE}-gcs`, { file: "cloudbuild-gcs.yaml" });
+        assert.notEqual(r.status, 0);
+        assert.match(r.stderr, /the token file \/run\/secrets\/hf_token is missing or empty/);
     });
 });
 
@@ -325,14 +469,14 @@ for (const hub of HUB_VERSIONS) {
             const secret = path.join(dir, "hf_token");
             fs.writeFileSync(secret, `${FAKE_TOKEN}\n`);
             // The Dockerfile's RUN has the build args, not the token, in its environment.
-            const r = python(hub, dockerfileInvocation(SCRIPT, secret), { HF_HOME: home, MODEL: DEFAULTS.model, MODEL_REVISION: DEFAULTS.modelRevision }, dir);
+            const r = python(hub, dockerfileInvocation(SCRIPT, secret), { HF_HOME: home, MODEL: DEFAULTS.model, MODEL_REVISION: DEFAULT_REVISION }, dir);
             assert.equal(r.status, 0, r.stderr);
             assert.equal(r.calls.length, 1);
             const { version, args } = r.calls[0];
             assert.equal(version, hub, "the stub, not an installed huggingface_hub, answered");
             assert.deepEqual(
                 { repo_id: args.repo_id, revision: args.revision, token: args.token, ignore_patterns: args.ignore_patterns, local_dir: args.local_dir, cache_dir: args.cache_dir },
-                { repo_id: DEFAULTS.model, revision: DEFAULTS.modelRevision, token: FAKE_TOKEN, ignore_patterns: EXCLUDES, local_dir: null, cache_dir: null },
+                { repo_id: DEFAULTS.model, revision: DEFAULT_REVISION, token: FAKE_TOKEN, ignore_patterns: EXCLUDES, local_dir: null, cache_dir: null },
             );
             assert.deepEqual(filesUnder(home), [`${SNAPSHOT}/config.json`, `${SNAPSHOT}/model.safetensors`].map((f) => f.replace(/^model-cache\//, "")));
             assert.ok(filesUnder(home).every((f) => !fs.readFileSync(path.join(home, f)).includes(Buffer.from(FAKE_TOKEN))));
@@ -345,7 +489,7 @@ for (const hub of HUB_VERSIONS) {
             const workspace = path.join(dir, "workspace");
             fs.mkdirSync(workspace);
             fs.copyFileSync(SCRIPT, path.join(workspace, "download_weights.py"));
-            const subs = { _MODEL: DEFAULTS.model, _MODEL_REVISION: DEFAULTS.modelRevision };
+            const subs = { _MODEL: DEFAULTS.model, _MODEL_REVISION: DEFAULT_REVISION };
             const stepEnv = Object.fromEntries((step.env ?? []).map((e) => substitute(e, subs).split("=", 2) as [string, string]));
             const secretEnv = Object.fromEntries((step.secretEnv ?? []).map((k) => [k, k === "HF_TOKEN" ? FAKE_TOKEN : ""]));
             // In case the base image sets offline flags: the step's HF_HUB_OFFLINE=0 must win.
@@ -360,6 +504,30 @@ for (const hub of HUB_VERSIONS) {
             assert.deepEqual(filesUnder(path.join(workspace, "weights")), ["config.json", "model.safetensors"]);
             assert.ok(!fs.existsSync(path.join(dir, "home", "token")));
         });
+
+        pyTest("LoRA adapter: the rendered Dockerfile's RUN, replayed, leaves plain files in /opt/lora/<name>", () => {
+            const adapter = { name: "a", repo: "org/adapter-a", revision: "1".repeat(40) };
+            const rendered = renderDockerfile(fs.readFileSync(path.join(DOCKER_DIR, "Dockerfile"), "utf8"), [adapter]);
+            const run = /^\s*(\["python3",.*\])$/m.exec(rendered);
+            assert.ok(run, rendered);
+            const argv = JSON.parse(run[1]) as string[];
+            const secret = path.join(dir, "lora_token");
+            fs.writeFileSync(secret, `${FAKE_TOKEN}\n`);
+            const target = path.join(dir, "opt", "lora", "a");
+            const hostArgs = argv.slice(1).map((a) => (a.endsWith("/download_weights.py") ? SCRIPT : a === "/run/secrets/hf_token" ? secret : a === `${LORA_DIR}/a` ? target : a));
+            assert.deepEqual(hostArgs, [SCRIPT, "--token-file", secret, "--repo", adapter.repo, "--revision", adapter.revision, "--local-dir", target]);
+            // The adapter stage has no MODEL build args: the flags alone name what to download.
+            const r = python(hub, hostArgs, { HF_HOME: path.join(dir, "lora-home") }, dir);
+            assert.equal(r.status, 0, r.stderr);
+            assert.equal(r.calls.length, 1);
+            const { args } = r.calls[0];
+            assert.deepEqual(
+                { repo_id: args.repo_id, revision: args.revision, token: args.token, ignore_patterns: args.ignore_patterns, local_dir: args.local_dir },
+                { repo_id: adapter.repo, revision: adapter.revision, token: FAKE_TOKEN, ignore_patterns: EXCLUDES, local_dir: target },
+            );
+            assert.deepEqual(filesUnder(target), ["config.json", "model.safetensors"], "the stub repo's files, plain, without huggingface_hub's .cache");
+            assert.ok(!fs.existsSync(path.join(dir, "lora-home", "token")));
+        });
     });
 }
 
@@ -373,13 +541,16 @@ describe("docker/download_weights.py: what it refuses, and how strict the stubs 
     });
 
     pyTest("fails clearly, without calling the hub, when MODEL, MODEL_REVISION or the token is missing", () => {
-        const base = { HF_HOME: path.join(dir, "home"), MODEL: DEFAULTS.model, MODEL_REVISION: DEFAULTS.modelRevision, HF_TOKEN: FAKE_TOKEN };
+        const base = { HF_HOME: path.join(dir, "home"), MODEL: DEFAULTS.model, MODEL_REVISION: DEFAULT_REVISION, HF_TOKEN: FAKE_TOKEN };
         const cases: [string[], Record<string, string>, RegExp][] = [
             [[SCRIPT], { ...base, MODEL: "" }, /MODEL and MODEL_REVISION must be set/],
             [[SCRIPT], { ...base, MODEL_REVISION: "" }, /MODEL and MODEL_REVISION must be set/],
             [[SCRIPT], { ...base, HF_TOKEN: "" }, /HF_TOKEN is not set/],
             [[SCRIPT, "--token-file", path.join(dir, "missing")], base, /token file .*missing is missing or empty/],
             [[SCRIPT, "--exclude", "*.gguf"], base, /unrecognized arguments: --exclude/],
+            [[SCRIPT, "--repo", "org/adapter"], base, /--repo and --revision go together/],
+            [[SCRIPT, "--revision", "1".repeat(40)], base, /--repo and --revision go together/],
+            [[SCRIPT, "--repo", "", "--revision", "1".repeat(40)], base, /--repo and --revision must not be empty/],
         ];
         for (const [args, env, message] of cases) {
             const r = python("1.28.0", args, env, dir);

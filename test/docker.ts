@@ -82,6 +82,14 @@ export function buildStandInBase(tag: string): void {
         // The one script the stand-in's python3 agrees to run.
         const script = fs.readFileSync(path.join(__dirname, "..", "docker", "download_weights.py"));
         fs.writeFileSync(path.join(ctx, "download_weights.sha256"), crypto.createHash("sha256").update(script).digest("hex"));
+        // LoRA adapter downloads: test/fixtures/standin-lora/python3 in front of the model's stand-in.
+        fs.copyFileSync(path.join(__dirname, "fixtures", "standin-lora", "python3"), path.join(ctx, "python3-lora"));
+        fs.chmodSync(path.join(ctx, "python3-lora"), 0o755);
+        fs.appendFileSync(path.join(ctx, "Dockerfile"), [
+            "COPY python3-lora /usr/local/lib/standin/",
+            'RUN ["/bin/busybox", "sh", "-c", "mv /usr/local/bin/python3 /usr/local/lib/standin/python3-model && mv /usr/local/lib/standin/python3-lora /usr/local/bin/python3"]',
+            "",
+        ].join("\n"));
         dockerOk(["build", "--network", "none", "--progress=plain", "-t", tag, ctx]);
     } finally {
         fs.rmSync(ctx, { recursive: true, force: true });

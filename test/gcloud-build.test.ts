@@ -10,7 +10,8 @@ import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
 import { DOCKER_DIR } from "../components/image-build";
-import { missingEnv, submitArgs, substitutions } from "../deploy/cloud-build";
+import { missingEnv, settings, submitArgs, substitutions } from "../deploy/cloud-build";
+import { renderedSource } from "../deploy/lora-adapters";
 import { FAKE_TOKEN, one, ROOT, runProgram } from "./harness";
 import { itUnlessUnavailable } from "./docker";
 import { gcloudUnavailable, NO_ACCOUNT, runRealGcloud } from "./gcloud";
@@ -61,6 +62,17 @@ function passedSubstitutions(environment: Record<string, string>): string[] {
     return keys;
 }
 
+/** What the ImageBuild Command adds for two LoRA adapters (test/image-build.test.ts checks it does). */
+function withAdapters(environment: Record<string, string>): Record<string, string> {
+    return {
+        ...environment,
+        LORA_ADAPTERS: JSON.stringify([
+            { name: "a", repo: "org/adapter-a", revision: "1".repeat(40) },
+            { name: "b", repo: "org/adapter-b", revision: "2".repeat(40) },
+        ]),
+    };
+}
+
 // Skipped test by test (so the summary counts them, with the reason) when gcloud is missing outside CI.
 const itWithGcloud = itUnlessUnavailable(unavailable);
 
@@ -88,6 +100,21 @@ describe("gcloud builds submit, as the program runs it", () => {
         assert.equal(gcsEnvironment.BUILD_CONFIG, "cloudbuild-gcs.yaml");
         const r = runSubmit(submitArgs(gcsEnvironment), gcsEnvironment);
         assert.ok(r.output.includes(NO_ACCOUNT), r.output);
+    });
+
+    itWithGcloud("does the same for builds with two LoRA adapters, from the rendered copy of the source", () => {
+        for (const env of [environment, gcsEnvironment].map(withAdapters)) {
+            // As deploy/cloud-build.ts main() does it.
+            const source = renderedSource(path.join(ROOT, env.SOURCE_DIR), settings(env).loraAdapters);
+            try {
+                const r = runSubmit(submitArgs(env, source), env);
+                assert.notEqual(r.status, 0);
+                assert.ok(r.output.includes(NO_ACCOUNT), `${env.BUILD_CONFIG}: ${r.output}`);
+                assert.ok(!r.output.includes(FAKE_TOKEN));
+            } finally {
+                fs.rmSync(source, { recursive: true, force: true });
+            }
+        }
     });
 
     itWithGcloud("tells a misspelt flag apart", () => {
@@ -137,6 +164,15 @@ for (const mode of Object.keys(CONFIGS) as Mode[]) {
             const expected = ["_BASE_IMAGE", "_HF_TOKEN_VERSION", "_IMAGE", "_MODEL", "_MODEL_REVISION", ...(mode === "gcs" ? ["_WEIGHTS_BUCKET"] : [])].sort();
             assert.deepEqual(passed, expected);
             assert.deepEqual(used, expected);
+        });
+
+        it("passes the same substitutions with LoRA adapters (they reach the build in the rendered Dockerfile)", async () => {
+            assert.deepEqual(passedSubstitutions(withAdapters(await buildEnvironment(mode))), passed);
+        });
+
+        it("hands the token to the build step as a BuildKit secret from the step environment (adapters download there)", () => {
+            assert.ok(config.steps[0].args.includes("--secret=id=hf_token,env=HF_TOKEN"));
+            assert.deepEqual(config.steps[0].secretEnv, ["HF_TOKEN"]);
         });
 
         it("has no stray $VAR that Cloud Build would treat as a substitution", () => {

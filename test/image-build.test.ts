@@ -3,13 +3,13 @@ import * as assert from "node:assert/strict";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { BUILD_COMMAND, BUILD_SCRIPT, BUILD_SETTINGS_ONLY_COMMAND, DOCKER_DIR, imageContentHash, imageTag } from "../components/image-build";
+import { BUILD_COMMAND, BUILD_SCRIPT, BUILD_SETTINGS_ONLY_COMMAND, DOCKER_DIR, imageContentHash, imageTag, LORA_DIR, loraServeArgs } from "../components/image-build";
 import { DEFAULTS } from "../config";
 import { commandAction } from "./command-diff";
-import { FAKE_BASE_DIGEST, FAKE_DIGEST, FAKE_TOKEN, one, plainStrings, runProgram, RunOptions, RunResult } from "./harness";
+import { DEFAULT_REVISION, FAKE_BASE_DIGEST, FAKE_DIGEST, FAKE_TOKEN, one, plainStrings, RunOptions, runProgram, RunResult } from "./harness";
 
 const BUILD = "command:local:Command";
-const inputs = { baseImage: DEFAULTS.vllmImage, model: DEFAULTS.model, modelRevision: DEFAULTS.modelRevision };
+const inputs = { baseImage: DEFAULTS.vllmImage, model: DEFAULTS.model, modelRevision: DEFAULT_REVISION };
 
 function buildOf(r: RunResult) {
     return one(r, BUILD, "vllm-cloudrun-dev-build");
@@ -54,7 +54,7 @@ describe("ImageBuild", () => {
             // The base image by digest, through the stack's Docker Hub cache in the same region.
             BASE_IMAGE: `us-central1-docker.pkg.dev/my-proj/vllm-cloudrun-dev-dockerhub/vllm/vllm-openai@${FAKE_BASE_DIGEST}`,
             MODEL: DEFAULTS.model,
-            MODEL_REVISION: DEFAULTS.modelRevision,
+            MODEL_REVISION: DEFAULT_REVISION,
             IMAGE: `us-central1-docker.pkg.dev/my-proj/vllm-cloudrun-dev/vllm:${imageTag(hash, FAKE_BASE_DIGEST)}`,
             HF_TOKEN_VERSION: tokenVersion(build.inputs),
             BUILD_SERVICE_ACCOUNT: "vllm-cloudrun-dev-build@my-proj.iam.gserviceaccount.com",
@@ -76,7 +76,7 @@ describe("ImageBuild", () => {
     it("splices no value into the command lines and never carries the token", () => {
         const build = buildOf(r);
         for (const cmd of [String(build.inputs.create), String(build.inputs.update)]) {
-            for (const literal of ["my-proj", "us-central1", DEFAULTS.model, DEFAULTS.modelRevision, "hf-token", "e2-highcpu", "sha256"]) {
+            for (const literal of ["my-proj", "us-central1", DEFAULTS.model, DEFAULT_REVISION, "hf-token", "e2-highcpu", "sha256"]) {
                 assert.ok(!cmd.includes(literal), `command line contains ${literal}`);
             }
         }
@@ -240,5 +240,100 @@ describe("imageContentHash", () => {
 
     it("is a sha256 hex digest", () => {
         assert.match(imageContentHash(DOCKER_DIR, inputs), /^[0-9a-f]{64}$/);
+    });
+});
+
+// ---------------------------------------------------------------------------------------------
+// LoRA adapters: an ImageBuild on its own (test/.tmp/lora-image-build.ts), until the stack config
+// passes loraAdapters on.
+
+const ADAPTERS = [
+    { name: "a", repo: "org/adapter-a", revision: "1".repeat(40) },
+    { name: "b", repo: "org/adapter-b", revision: "2".repeat(40) },
+];
+const LORA_PROGRAM = path.join("test", ".tmp", "lora-image-build.ts");
+
+/** Runs an ImageBuild with these adapters (undefined: the input left out); node caches the program, so they come through the environment. */
+async function runLoraBuild(adapters: unknown): Promise<RunResult> {
+    const file = path.join(__dirname, "..", LORA_PROGRAM);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, `import { ImageBuild } from "../../components/image-build";
+export = async () => {
+    new ImageBuild("lora", {
+        baseImage: "vllm/vllm-openai:v0.10.2", model: "google/gemma-3-1b-it", modelRevision: "${"d".repeat(40)}",
+        baseImagePull: "vllm/vllm-openai@${FAKE_BASE_DIGEST}", baseImageDigest: "${FAKE_BASE_DIGEST}",
+        project: "my-proj", region: "us-central1", repositoryId: "r", repositoryUrl: "us-central1-docker.pkg.dev/my-proj/r",
+        stagingBucketName: "s", buildServiceAccountEmail: "b@my-proj.iam.gserviceaccount.com",
+        tokenSecretVersion: "projects/1/secrets/t/versions/1", grants: [],
+        ...(process.env.LORA_TEST_ADAPTERS === undefined ? {} : { loraAdapters: JSON.parse(process.env.LORA_TEST_ADAPTERS) }),
+    });
+    return {};
+};
+`);
+    if (adapters === undefined) delete process.env.LORA_TEST_ADAPTERS;
+    else process.env.LORA_TEST_ADAPTERS = JSON.stringify(adapters);
+    try {
+        return await runProgram({ program: LORA_PROGRAM });
+    } finally {
+        delete process.env.LORA_TEST_ADAPTERS;
+    }
+}
+const loraInputs = { baseImage: "vllm/vllm-openai:v0.10.2", model: "google/gemma-3-1b-it", modelRevision: "d".repeat(40) };
+const loraBuildOf = (r: RunResult) => one(r, BUILD, "lora-build");
+
+describe("ImageBuild with LoRA adapters", () => {
+    it("keeps today's content hash and environment without adapters (none or an empty list)", async () => {
+        assert.equal(imageContentHash(DOCKER_DIR, { ...inputs, loraAdapters: [] }), imageContentHash(DOCKER_DIR, inputs));
+        const none = loraBuildOf(await runLoraBuild(undefined));
+        const empty = loraBuildOf(await runLoraBuild([]));
+        assert.deepEqual(empty.inputs, none.inputs);
+        assert.equal((none.inputs.environment as Record<string, string>).LORA_ADAPTERS, undefined);
+        assert.deepEqual(none.inputs.triggers, [imageContentHash(DOCKER_DIR, loraInputs), FAKE_BASE_DIGEST]);
+    });
+
+    it("passes them as JSON in the environment, never in a command line, and hashes them", async () => {
+        const build = loraBuildOf(await runLoraBuild(ADAPTERS));
+        const env = build.inputs.environment as Record<string, string>;
+        assert.equal(env.LORA_ADAPTERS, JSON.stringify(ADAPTERS));
+        assert.equal(build.inputs.create, BUILD_COMMAND);
+        for (const cmd of [String(build.inputs.create), String(build.inputs.update)]) assert.doesNotMatch(cmd, /adapter|1111|2222|LORA/);
+        const hash = imageContentHash(DOCKER_DIR, { ...loraInputs, loraAdapters: ADAPTERS });
+        assert.notEqual(hash, imageContentHash(DOCKER_DIR, loraInputs));
+        assert.deepEqual(build.inputs.triggers, [hash, FAKE_BASE_DIGEST]);
+        assert.match(env.IMAGE, new RegExp(`:${imageTag(hash, FAKE_BASE_DIGEST)}$`));
+    });
+
+    it("rebuilds when an adapter is added, removed, renamed or moved to another revision or order", async () => {
+        const base = loraBuildOf(await runLoraBuild(ADAPTERS));
+        for (const changed of [
+            [...ADAPTERS, { name: "c", repo: "org/adapter-c", revision: "3".repeat(40) }],
+            [ADAPTERS[0]],
+            [ADAPTERS[0], { ...ADAPTERS[1], name: "b2" }],
+            [ADAPTERS[0], { ...ADAPTERS[1], revision: "4".repeat(40) }],
+            [ADAPTERS[1], ADAPTERS[0]],
+        ]) {
+            const next = loraBuildOf(await runLoraBuild(changed));
+            assert.deepEqual(commandAction(base.inputs, next.inputs, next.replaceOnChanges), { kind: "replace", runs: BUILD_COMMAND }, JSON.stringify(changed));
+        }
+    });
+
+    it("refuses bad adapters at preview, naming each problem", async () => {
+        const r = await runLoraBuild([
+            { name: "../x", repo: "org/a", revision: "1".repeat(40) },
+            { name: "a", repo: "not a repo", revision: "main" },
+            { name: "a", repo: "org/a", revision: "1".repeat(40) },
+            { name: "a", repo: "org/a", revision: "1".repeat(40) },
+        ]);
+        assert.ok(r.error, "the program fails");
+        const message = String(r.error);
+        for (const part of [/adapter 0: name "\.\.\/x"/, /adapter 1: repo "not a repo"/, /adapter 1: revision "main"/, /adapter 3: name "a" is used twice/]) assert.match(message, part);
+        assert.equal(r.resources.filter((x) => x.name === "lora-build").length, 0, "no build");
+    });
+
+    it("loraServeArgs: one --lora-modules with every name=/opt/lora/<name>, nothing without adapters", () => {
+        assert.equal(LORA_DIR, "/opt/lora");
+        assert.deepEqual(loraServeArgs(ADAPTERS), ["--enable-lora", "--lora-modules", "a=/opt/lora/a", "b=/opt/lora/b"]);
+        assert.deepEqual(loraServeArgs([]), []);
+        assert.deepEqual(loraServeArgs(undefined), []);
     });
 });
