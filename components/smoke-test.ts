@@ -14,16 +14,37 @@ export interface SmokeTestArgs {
     revision: pulumi.Input<string>;
     /** Seconds to wait for /health (a cold start included). Default: 900. */
     waitSeconds?: number;
+    /** Also send one chat request with an image (the model must take images). Default: false. */
+    imageInput?: boolean;
+    /** LoRA adapter names: each must be listed by /v1/models and answer one chat. Default: none. */
+    loraModels?: readonly string[];
+}
+
+/**
+ * The smoke test's environment for image input and LoRA adapters: nothing when both are off, so
+ * the Command's inputs (and existing stacks) stay as they were.
+ */
+export function smokeFeatureEnv(imageInput = false, loraModels: readonly string[] = []): Record<string, string> {
+    for (const name of loraModels) {
+        // SMOKE_LORA_MODELS is comma-separated.
+        if (name.trim() === "" || name.includes(",") || name !== name.trim()) throw new Error(`SmokeTest: LoRA adapter name ${JSON.stringify(name)} must be non-empty, without commas or surrounding spaces.`);
+    }
+    return {
+        ...(imageInput ? { SMOKE_IMAGE_INPUT: "1" } : {}),
+        ...(loraModels.length > 0 ? { SMOKE_LORA_MODELS: loraModels.join(",") } : {}),
+    };
 }
 
 /**
  * Calls the deployed model as the last step of `pulumi up`: /health, /v1/models, one chat
- * completion and one streamed completion, with your Google credentials. A deploy that does
- * not answer fails the `up`.
+ * completion and one streamed completion (plus one image request with imageInput, and one chat
+ * per LoRA adapter in loraModels), with your Google credentials. A deploy that does not answer
+ * fails the `up`.
  */
 export class SmokeTest extends pulumi.ComponentResource {
     constructor(name: string, args: SmokeTestArgs, opts?: pulumi.ComponentResourceOptions) {
         super("vllm-cloudrun:smoke:SmokeTest", name, {}, opts);
+        const features = smokeFeatureEnv(args.imageInput, args.loraModels);
         new command.local.Command(
             name,
             {
@@ -36,6 +57,7 @@ export class SmokeTest extends pulumi.ComponentResource {
                     SMOKE_WAIT_SECONDS: String(args.waitSeconds ?? 900),
                     // The same gcloud login the image build already needs mints the tokens.
                     VLLM_ID_TOKEN_SOURCE: "gcloud",
+                    ...features,
                     ...(args.apiKey === undefined ? {} : { VLLM_API_KEY: pulumi.secret(args.apiKey) }),
                 },
                 triggers: [args.revision],

@@ -16,6 +16,8 @@ import { parseBenchArgs } from "../client/bench";
 import { installFakeGcloud, installFakePulumi } from "./fixtures/fake-cli";
 import type { FakePulumiState } from "./fixtures/fake-pulumi";
 import { FakeVllm, startFakeVllm } from "./fixtures/fake-vllm";
+import { FeatureVllm, IMAGE_ANSWER, startFeatureVllm } from "./fixtures/fake-vllm-features";
+import { SMOKE_COMMAND, smokeFeatureEnv } from "../components/smoke-test";
 
 const ROOT = path.resolve(__dirname, "..");
 const MODEL = "google/gemma-3-1b-it";
@@ -53,7 +55,7 @@ function sandbox(state: FakePulumiState, opts: { tokens?: "gcloud" | "google-aut
     const env: NodeJS.ProcessEnv = {};
     // Nothing from the developer's own setup leaks in: credentials, Pulumi, npm and tool settings.
     for (const [k, v] of Object.entries(process.env)) {
-        if (!/^(npm_|GOOGLE_|GCE_|CLOUDSDK_|PULUMI_|VLLM_|TS_NODE_|SERVICE_URL$|SERVED_MODEL_NAME$|SMOKE_WAIT_SECONDS$|METADATA_SERVER_DETECTION$|NODE_OPTIONS$|NODE_TEST_CONTEXT$)/.test(k)) env[k] = v;
+        if (!/^(npm_|GOOGLE_|GCE_|CLOUDSDK_|PULUMI_|VLLM_|TS_NODE_|SERVICE_URL$|SERVED_MODEL_NAME$|SMOKE_|METADATA_SERVER_DETECTION$|NODE_OPTIONS$|NODE_TEST_CONTEXT$)/.test(k)) env[k] = v;
     }
     Object.assign(env, {
         HOME: home,
@@ -311,6 +313,132 @@ describe("npm run smoke", () => {
             const r = await npm(["run", "smoke", "--", "--stak", "dev"], box.env);
             assert.equal(r.code, 2);
             assert.match(r.stderr, /usage: npm run smoke/);
+            assert.deepEqual(box.pulumiCalls(), []);
+        } finally {
+            box.cleanup();
+        }
+    });
+});
+
+describe("npm run smoke with image input and LoRA adapters", () => {
+    const ADAPTERS = ["sql-lora", "chat-lora"];
+    let vision: FeatureVllm;
+    before(async () => {
+        vision = await startFeatureVllm({ model: MODEL, adapters: ADAPTERS, images: "ok" });
+    });
+    after(() => vision.close());
+
+    it("`npm run smoke -- --image --lora sql-lora --lora chat-lora` checks the image and each adapter", async () => {
+        const box = sandbox({ selected: "dev", stacks: { dev: { outputs: deployed(vision.url) } } }, { gcloudAccount: "you@example.com", audience: vision.url });
+        const from = vision.requests.length;
+        try {
+            const r = await npm(["run", "smoke", "--", "--image", "--lora", "sql-lora", "--lora", "chat-lora"], box.env);
+            assert.equal(r.code, 0, r.stderr);
+            assert.match(r.stdout, new RegExp(`^image: ${IMAGE_ANSWER}$`, "m"));
+            assert.match(r.stdout, /^adapter sql-lora: Hello from sql-lora\.$/m);
+            assert.match(r.stdout, /^adapter chat-lora: Hello from chat-lora\.$/m);
+            assert.match(r.stdout, /^smoke test passed \(also checked: image input; LoRA adapters sql-lora, chat-lora\)$/m);
+            assert.deepEqual(vision.problems, []);
+            const models = vision.requests.slice(from).filter((q) => q.path === "/v1/chat/completions").map((q) => (q.body as { model: string }).model);
+            assert.deepEqual(models, [MODEL, MODEL, MODEL, "sql-lora", "chat-lora"]);
+            assert.deepEqual(box.pulumiCalls(), [STACK_OUTPUT()]);
+        } finally {
+            box.cleanup();
+        }
+    });
+
+    it("takes the adapters comma-separated too: --lora sql-lora,chat-lora", async () => {
+        const box = sandbox({ selected: "dev", stacks: { dev: { outputs: deployed(vision.url) } } }, { gcloudAccount: "you@example.com", audience: vision.url });
+        try {
+            const r = await npm(["run", "smoke", "--", "--lora", "sql-lora,chat-lora"], box.env);
+            assert.equal(r.code, 0, r.stderr);
+            assert.match(r.stdout, /^smoke test passed \(also checked: LoRA adapters sql-lora, chat-lora\)$/m);
+        } finally {
+            box.cleanup();
+        }
+    });
+
+    it("runs as the SmokeTest step of `pulumi up` runs it: its command and environment, no Pulumi", async () => {
+        const box = sandbox({ stacks: {} }, { gcloudAccount: "you@example.com", audience: vision.url });
+        const from = vision.requests.length;
+        try {
+            const env = {
+                ...box.env,
+                SMOKE_SCRIPT: "client/smoke.ts",
+                SERVICE_URL: vision.url,
+                SERVED_MODEL_NAME: MODEL,
+                SMOKE_WAIT_SECONDS: "60",
+                VLLM_ID_TOKEN_SOURCE: "gcloud",
+                ...smokeFeatureEnv(true, ADAPTERS),
+            };
+            const r = await new Promise<Run>((resolve, reject) => {
+                const started = Date.now();
+                const child = spawn("sh", ["-c", SMOKE_COMMAND], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+                let stdout = "";
+                let stderr = "";
+                child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+                child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+                child.on("error", reject);
+                child.on("close", (code) => resolve({ code, stdout, stderr, ms: Date.now() - started }));
+            });
+            assert.equal(r.code, 0, r.stderr);
+            assert.match(r.stdout, /smoke test passed \(also checked: image input; LoRA adapters sql-lora, chat-lora\)/);
+            assert.deepEqual(vision.problems, []);
+            assert.equal(vision.requests.slice(from).filter((q) => q.path === "/v1/chat/completions").length, 5);
+            assert.deepEqual(box.pulumiCalls(), []);
+        } finally {
+            box.cleanup();
+        }
+    });
+
+    it("fails, naming the adapter, when /v1/models does not list it", async () => {
+        const box = sandbox({ selected: "dev", stacks: { dev: { outputs: deployed(vision.url) } } }, { gcloudAccount: "you@example.com", audience: vision.url });
+        try {
+            const r = await npm(["run", "smoke", "--", "--lora", "sql-lora", "--lora", "typo-lora"], box.env);
+            assert.equal(r.code, 1);
+            assert.match(r.stderr, /smoke test failed: GET \/v1\/models lists google\/gemma-3-1b-it, sql-lora, chat-lora, but not the LoRA adapter typo-lora: vLLM did not load it/);
+        } finally {
+            box.cleanup();
+        }
+    });
+
+    it("fails with the fix when the model takes no images (400)", async () => {
+        const text = await startFeatureVllm({ model: MODEL, images: "reject" });
+        const box = sandbox({ selected: "dev", stacks: { dev: { outputs: deployed(text.url) } } }, { gcloudAccount: "you@example.com", audience: text.url });
+        try {
+            const r = await npm(["run", "smoke", "--", "--image"], box.env);
+            assert.equal(r.code, 1);
+            assert.match(r.stderr, /smoke test failed: POST \/v1\/chat\/completions \(image\): 400 Bad Request \(vLLM says: google\/gemma-3-1b-it is not a multimodal model None\)\. The service does not take images/);
+            assert.match(r.stderr, /`npx pulumi config set imageInput true && npx pulumi up`/);
+            assert.deepEqual(text.problems, []);
+        } finally {
+            box.cleanup();
+            await text.close();
+        }
+    });
+
+    it("refuses unknown flags, a --lora without a name and an empty name, with the usage, before asking Pulumi", async () => {
+        const box = sandbox({ selected: "dev", stacks: { dev: { outputs: deployed(vision.url) } } }, { gcloudAccount: "you@example.com", audience: vision.url });
+        try {
+            for (const [args, why] of [[["--images"], /Unknown option '--images'/], [["--lora-models", "a"], /Unknown option '--lora-models'/], [["--lora"], /--lora/], [["--lora", "a,,b"], /--lora has an empty LoRA adapter name/], [["--image=yes"], /--image/], [["sql-lora"], /Unexpected argument 'sql-lora'/]] as const) {
+                const r = await npm(["run", "smoke", "--", ...args], box.env);
+                assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+                assert.match(r.stderr, why, args.join(" "));
+                assert.match(r.stderr, /usage: npm run smoke \[-- \[--stack NAME\] \[--image\] \[--lora NAME\]\.\.\.\]/);
+            }
+            assert.deepEqual(box.pulumiCalls(), []);
+        } finally {
+            box.cleanup();
+        }
+    });
+
+    it("--help shows --image and --lora", async () => {
+        const box = sandbox({ selected: "dev", stacks: {} });
+        try {
+            const r = await npm(["run", "smoke", "--", "--help"], box.env);
+            assert.equal(r.code, 0, r.stderr);
+            assert.match(r.stdout, /--image +also ask about a small PNG/);
+            assert.match(r.stdout, /--lora NAME +also check the LoRA adapter NAME/);
             assert.deepEqual(box.pulumiCalls(), []);
         } finally {
             box.cleanup();
