@@ -1,8 +1,12 @@
 // The GPUs this program can deploy on Cloud Run, in one place.
-// Source: GPU_SOURCE (read 2026-11): one L4 (24 GB) per instance, at least 4 CPU and 16 GiB
-// memory, driver 535 (CUDA 12.2). Cloud Run allows CPU 1, 2, 4, 6 or 8 and up to 32 GiB of
-// memory per instance. L4 regions: asia-southeast1, europe-west1, europe-west4, us-east4
-// self-serve; us-central1 and asia-south1 "available by invitation only".
+// Source: GPU_SOURCE (read 2026-11): one GPU per instance.
+// - NVIDIA L4 (24 GB): at least 4 CPU and 16 GiB, driver 535 (CUDA 12.2). Cloud Run allows CPU
+//   1, 2, 4, 6 or 8 and up to 32 GiB per instance. Regions: asia-southeast1, europe-west1,
+//   europe-west4, us-east4 self-serve; us-central1 and asia-south1 "available by invitation only".
+// - NVIDIA RTX PRO 6000 Blackwell (96 GB, Preview): "you must use a minimum of 20 CPU and 80 GiB
+//   of memory", driver 580 (CUDA 13.0). Regions: asia-southeast1, europe-west4, us-central1;
+//   asia-south2 by invitation only. The services page gives no maximum above the minimum, so
+//   exactly 20 CPU and 80 GiB (the minimum, and what Google's codelab for it deploys) are accepted.
 
 export const GPU_SOURCE = "https://cloud.google.com/run/docs/configuring/services/gpu";
 
@@ -10,8 +14,23 @@ export const GPU_SOURCE = "https://cloud.google.com/run/docs/configuring/service
 export const DEFAULT_REGION = "us-east4";
 
 export interface GpuType {
+    /** Name in messages and the README. */
+    displayName: string;
     /** GPU memory in GB, as marketed. */
     memoryGB: number;
+    /** CUDA compute capability (FP8 W8A8 kernels need 8.9 or newer). */
+    computeCapability: number;
+    /** CUDA version of the driver Cloud Run installs. */
+    driverCuda: string;
+    /** Lowest CUDA version a vLLM image must be built with to have kernels for this GPU. */
+    minImageCuda: string;
+    /** First vllm/vllm-openai release with those kernels (see config/vllm-images.ts), if not every one. */
+    minVllmRelease?: string;
+    /** Launch stage on Cloud Run. */
+    launchStage: "GA" | "Preview";
+    /** CPU and memory when the stack sets none: the fewest the GPU allows at full memory. */
+    defaultCpu: number;
+    defaultMemory: string;
     /** GPU memory CUDA reports as total, in GiB: what vLLM's gpuMemoryUtilization is a fraction of. */
     usableGiB: number;
     /** Memory bandwidth in GB/s: decoding one token reads every weight once, so this bounds one stream's speed. */
@@ -34,7 +53,14 @@ export interface GpuType {
 
 export const GPU_TYPES: Readonly<Record<string, GpuType>> = Object.freeze({
     "nvidia-l4": {
+        displayName: "NVIDIA L4",
         memoryGB: 24,
+        computeCapability: 8.9,
+        driverCuda: "12.2",
+        minImageCuda: "12.1",
+        launchStage: "GA",
+        defaultCpu: 8,
+        defaultMemory: "32Gi",
         // nvidia-smi reports 23034 MiB total on an L4.
         usableGiB: 22.49,
         // NVIDIA L4 datasheet: 300 GB/s GDDR6.
@@ -47,6 +73,30 @@ export const GPU_TYPES: Readonly<Record<string, GpuType>> = Object.freeze({
         regions: ["asia-southeast1", "europe-west1", "europe-west4", "us-central1", "us-east4"],
         invitationOnlyRegions: ["us-central1"],
         quotaIds: { zonal: "NvidiaL4GpuAllocPerProjectRegion", nonZonal: "NvidiaL4GpuAllocNoZonalRedundancyPerProjectRegion" },
+    },
+    "nvidia-rtx-pro-6000": {
+        displayName: "NVIDIA RTX PRO 6000 Blackwell",
+        memoryGB: 96,
+        // Blackwell GB202, sm_120: kernels need a CUDA 12.8+ build (NVIDIA CUDA 12.8 release notes).
+        computeCapability: 12.0,
+        driverCuda: "13.0",
+        minImageCuda: "12.8",
+        minVllmRelease: "0.9.2",
+        launchStage: "Preview",
+        defaultCpu: 20,
+        defaultMemory: "80Gi",
+        // 97887 MiB total as nvidia-smi reports the Server Edition's 96 GB of GDDR7.
+        usableGiB: 95.59,
+        // NVIDIA RTX PRO 6000 Blackwell Server Edition datasheet: 1597 GB/s GDDR7.
+        memoryBandwidthGBs: 1597,
+        cpus: [20],
+        minMemoryGiB: 80,
+        maxMemoryGiB: 80,
+        regions: ["asia-south2", "asia-southeast1", "europe-west4", "us-central1"],
+        invitationOnlyRegions: ["asia-south2"],
+        // The L4 ids' pattern; seen in public code using the Cloud Quotas API with this GPU, not yet
+        // in Google's quota docs. If Google counts it in other units, the check errs towards passing.
+        quotaIds: { zonal: "NvidiaRtxPro6000GpuAllocPerProjectRegion", nonZonal: "NvidiaRtxPro6000GpuAllocNoZonalRedundancyPerProjectRegion" },
     },
 });
 

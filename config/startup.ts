@@ -19,8 +19,12 @@ export const ENGINE_SECONDS: Readonly<Record<StartupMode, number>> = { fast: 30,
 export const LOAD_SECONDS_PER_GIB: Readonly<Record<WeightsSource, number>> = { image: 10, gcs: 20 };
 /** Headroom over the estimate before an instance is declared failed. */
 export const SAFETY_FACTOR = 2;
-/** Cloud Run's startup probe can wait at most 240 s initial delay + 240 s of checks. */
-export const MAX_STARTUP_SECONDS = 480;
+/**
+ * The longest a GPU service's startup probe may check: failureThreshold x periodSeconds "cannot
+ * exceed 600 seconds (1800 for GPU)" (https://cloud.google.com/run/docs/configuring/healthchecks,
+ * "Startup probe requirements and behavior", read 2026-11).
+ */
+export const MAX_STARTUP_SECONDS = 1800;
 export const MIN_STARTUP_SECONDS = 240;
 
 export interface StartupEstimate {
@@ -30,6 +34,8 @@ export interface StartupEstimate {
     windowSeconds: number;
     /** The expected time with headroom exceeds what Cloud Run allows. */
     exceedsCloudRunLimit: boolean;
+    /** The headroom asked for: window = expected x this, within Cloud Run's limits. */
+    safetyFactor: number;
 }
 
 export function startupEstimate(mode: StartupMode, weightsGiB: number, weights: WeightsSource): StartupEstimate {
@@ -39,5 +45,6 @@ export function startupEstimate(mode: StartupMode, weightsGiB: number, weights: 
         expectedSeconds,
         windowSeconds: Math.min(Math.max(wanted, MIN_STARTUP_SECONDS), MAX_STARTUP_SECONDS),
         exceedsCloudRunLimit: wanted > MAX_STARTUP_SECONDS,
+        safetyFactor: SAFETY_FACTOR,
     };
 }
