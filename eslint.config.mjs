@@ -4,7 +4,7 @@ import tseslint from "typescript-eslint";
 import pulumi from "@pulumi/eslint-plugin";
 
 export default tseslint.config(
-    { ignores: ["node_modules/**", "bin/**", "eslint.config.mjs"] },
+    { ignores: ["node_modules/**", "bin/**", "eslint.config.mjs", "test/.tmp/**"] },
     ...tseslint.configs.recommendedTypeChecked,
     {
         languageOptions: {

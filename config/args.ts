@@ -1,6 +1,16 @@
 // Generated from config/contract.ts by `npm run contract`: edit the contract, not this file.
 import * as pulumi from "@pulumi/pulumi";
 
+/** One LoRA adapter baked into the image and served as a model of its own. */
+export interface LoraAdapter {
+    /** Model name clients send (vLLM --lora-modules NAME=path; listed by /v1/models). */
+    name: string;
+    /** Hugging Face repository of the adapter (adapter_config.json and adapter_model.safetensors). */
+    repo: string;
+    /** Commit of that repository (40 hex characters). */
+    revision: string;
+}
+
 /**
  * Arguments of VllmCloudRun: the configuration contract. Values that shape what is created
  * (names, which resources exist, the checks run before anything is created) are plain; secrets
@@ -26,15 +36,15 @@ export interface VllmCloudRunArgs {
      */
     hfToken: pulumi.Input<string>;
     /**
-     * Hugging Face model id baked into the image.
+     * Hugging Face model id baked into the image. Catalogued models (README "Choosing a model") are checked offline and need no modelRevision; any other model is read from its config.json on the Hub during preview.
      *
      * Default: `"google/gemma-3-1b-it"`. Stack config: `model`.
      */
     model?: string;
     /**
-     * Commit of the model to bake (40 hex characters, never a branch).
+     * Commit of the model to bake (40 hex characters, never a branch). Empty means the commit the model catalog pins (every catalogued model has one; the default model's is dcc83ea841ab6100d6b47a070329e1ba4cf78752); any other model needs one.
      *
-     * Default: `"dcc83ea841ab6100d6b47a070329e1ba4cf78752"`. Stack config: `modelRevision`.
+     * Default: `""`. Stack config: `modelRevision`.
      */
     modelRevision?: string;
     /**
@@ -50,21 +60,21 @@ export interface VllmCloudRunArgs {
      */
     vllmImage?: string;
     /**
-     * Cloud Run GPU type (node selector accelerator).
+     * Cloud Run GPU type (node selector accelerator): nvidia-l4 (24 GB, GA) or nvidia-rtx-pro-6000 (96 GB Blackwell, Preview; 20 vCPU and 80Gi per instance; us-central1, europe-west4, asia-southeast1).
      *
-     * Default: `"nvidia-l4"`. Allowed: one of `nvidia-l4`. Stack config: `gpuType`.
+     * Default: `"nvidia-l4"`. Allowed: one of `nvidia-l4`, `nvidia-rtx-pro-6000`. Stack config: `gpuType`.
      */
     gpuType?: string;
     /**
-     * vCPUs per instance (an L4 needs 4, 6 or 8; Cloud Run needs 6 for more than 16Gi of memory and 8 for more than 24Gi).
+     * vCPUs per instance; 0 means the GPU's default (nvidia-l4: 8, nvidia-rtx-pro-6000: 20). An L4 takes 4, 6 or 8 (Cloud Run needs 6 for more than 16Gi of memory and 8 for more than 24Gi); an RTX PRO 6000 takes 20.
      *
-     * Default: `8`. Allowed: 1 to 8. Stack config: `cpu`.
+     * Default: `0`. Allowed: 0 to 20. Stack config: `cpu`.
      */
     cpu?: number;
     /**
-     * Memory per instance, like 32Gi or 16384Mi (an L4 needs 16Gi to 32Gi).
+     * Memory per instance, like 32Gi or 16384Mi; empty means the GPU's default (nvidia-l4: 32Gi, nvidia-rtx-pro-6000: 80Gi). An L4 takes 16Gi to 32Gi, an RTX PRO 6000 80Gi.
      *
-     * Default: `"32Gi"`. Stack config: `memory`.
+     * Default: `""`. Stack config: `memory`.
      */
     memory?: string;
     /**
@@ -97,6 +107,42 @@ export interface VllmCloudRunArgs {
      * Default: `0.9`. Allowed: more than 0 and at most 1. Stack config: `gpuMemoryUtilization`.
      */
     gpuMemoryUtilization?: number;
+    /**
+     * none: serve the weights as stored (bf16, or a pre-quantized AWQ/GPTQ/compressed-tensors/FP8 checkpoint, detected from its config.json's quantization_config and served in its own format). fp8: vLLM quantizes bf16 weights to FP8 (W8A8) at load, halving their memory; needs compute capability 8.9+ (both GPUs) and a checkpoint that is not quantized already.
+     *
+     * Default: `"none"`. Allowed: one of `none`, `fp8`. Stack config: `quantization`.
+     */
+    quantization?: string;
+    /**
+     * KV cache precision (vLLM --kv-cache-dtype): auto (the model's dtype) or fp8 (half the memory per token, so about twice the context or concurrency; refused for models with known failures, e.g. Gemma 3: vllm#29531).
+     *
+     * Default: `"auto"`. Allowed: one of `auto`, `fp8`. Stack config: `kvCacheDtype`.
+     */
+    kvCacheDtype?: string;
+    /**
+     * For models with a vision tower (Gemma 3 4B and up, Mistral Small 3.1): accept images in chat requests. false passes --limit-mm-per-prompt '{"image":0}', so vLLM does not profile the vision encoder and the KV cache gets that memory. Ignored for text-only models.
+     *
+     * Default: `true`. Stack config: `imageInput`.
+     */
+    imageInput?: boolean;
+    /**
+     * Most images one request may carry when imageInput is on (--limit-mm-per-prompt '{"image":N}'; vLLM's own default of 999 reserves encoder memory for far more). Each image costs encoder memory and 256 tokens of context (Gemma 3).
+     *
+     * Default: `1`. Allowed: 1 to 16. Stack config: `imagesPerPrompt`.
+     */
+    imagesPerPrompt?: number;
+    /**
+     * LoRA adapters to bake next to the base weights, each {name, repo, revision}: served with --enable-lora --lora-modules NAME=PATH, each one a model name clients can call (listed by /v1/models). Set with: npx pulumi config set --path 'loraAdapters[0].name' NAME (and .repo, .revision).
+     *
+     * Default: `[]`. Stack config: `loraAdapters`.
+     */
+    loraAdapters?: LoraAdapter[];
+    /**
+     * vLLM --max-lora-rank: 0 reads the largest r from the adapters' adapter_config.json during preview (needs preflightChecks; 16, vLLM's default, when the Hub cannot be asked). Otherwise one of 8, 16, 32, 64, 128, 256, 320, 512, at least every adapter's rank.
+     *
+     * Default: `0`. Allowed: 0 to 512. Stack config: `maxLoraRank`.
+     */
+    maxLoraRank?: number;
     /**
      * Reserve capacity for zonal failover. Off is cheaper and fits the GPU quota a new project gets.
      *

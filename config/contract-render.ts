@@ -28,7 +28,7 @@ function defaultText(key: ContractKey): string {
 function tsType(key: ContractKey): string {
     const d = def(key);
     if (d.secret) return "pulumi.Input<string>";
-    return d.type === "integer" || d.type === "number" ? "number" : d.type === "string[]" ? "string[]" : d.type;
+    return d.type === "integer" || d.type === "number" ? "number" : d.type === "adapter[]" ? "LoraAdapter[]" : d.type;
 }
 
 /** config/args.ts: VllmCloudRun's args, one documented property per contract key. */
@@ -36,6 +36,16 @@ export function argsSource(): string {
     const lines = [
         "// Generated from config/contract.ts by `npm run contract`: edit the contract, not this file.",
         "import * as pulumi from \"@pulumi/pulumi\";",
+        "",
+        "/** One LoRA adapter baked into the image and served as a model of its own. */",
+        "export interface LoraAdapter {",
+        "    /** Model name clients send (vLLM --lora-modules NAME=path; listed by /v1/models). */",
+        "    name: string;",
+        "    /** Hugging Face repository of the adapter (adapter_config.json and adapter_model.safetensors). */",
+        "    repo: string;",
+        "    /** Commit of that repository (40 hex characters). */",
+        "    revision: string;",
+        "}",
         "",
         "/**",
         " * Arguments of VllmCloudRun: the configuration contract. Values that shape what is created",

@@ -9,14 +9,40 @@
 import { ConfigProblem } from "./errors";
 import { BUILD_DISK_GB, BUILD_MACHINE_TYPES, BUILD_TIMEOUT_MINUTES, maxMemoryForCpu, memoryGiB, minCpuForMemory } from "./limits";
 import { DEFAULT_REGION, GPU_TYPES, gpuRegionsFor } from "./gpus";
+import { MODEL_CATALOG } from "./model-catalog";
+import { compareVersions, vllmRelease } from "./vllm-images";
+
+/** vLLM's FP8 W8A8 kernels need Ada (8.9) or newer; below it vLLM falls back to weight-only FP8 through Marlin kernels (vllm/model_executor/layers/quantization/fp8.py). */
+export const FP8_MIN_COMPUTE_CAPABILITY = 8.9;
+
+/** quantization fp8 on a GPU without FP8 W8A8 kernels (none of Cloud Run's today; kept for the next GPU). */
+export function fp8GpuProblems(gpuType: string, gpu: { computeCapability: number }): ConfigProblem[] {
+    return gpu.computeCapability < FP8_MIN_COMPUTE_CAPABILITY
+        ? [{ key: "quantization", value: "fp8", allowed: `${gpuType} has compute capability ${gpu.computeCapability}; vLLM's FP8 W8A8 needs ${FP8_MIN_COMPUTE_CAPABILITY}`, fix: setCommand("quantization", "none") }]
+        : [];
+}
+
+/** The pinned commit the catalog gives a model, if any. */
+export function pinnedRevision(model: string): string | undefined {
+    return MODEL_CATALOG[model]?.revision ?? undefined;
+}
+
+/** Gemma 3 checkpoints, catalogued or not (by architecture, else by id). */
+export function isGemma3(model: string): boolean {
+    const arch = MODEL_CATALOG[model]?.architecture;
+    return arch !== undefined ? arch.startsWith("Gemma3") : /gemma-?3/i.test(model);
+}
 import { STARTUP_MODES, WEIGHTS_SOURCES } from "./startup";
 
-export type KeyType = "string" | "integer" | "number" | "boolean" | "string[]";
+export const QUANTIZATIONS = ["none", "fp8"] as const;
+export const KV_CACHE_DTYPES = ["auto", "fp8"] as const;
+
+export type KeyType = "string" | "integer" | "number" | "boolean" | "string[]" | "adapter[]";
 
 export interface KeyDef {
     type: KeyType;
     /** What an unset key means. Keys without one are required. */
-    default?: string | number | boolean | readonly string[];
+    default?: string | number | boolean | readonly string[] | readonly LoraAdapterDef[];
     /** One paragraph: what it does and what to know before changing it. */
     description: string;
     /** Where a stack reads it: the project key of the same name unless this says otherwise (e.g. gcp:project). */
@@ -39,6 +65,16 @@ export interface KeyDef {
 }
 
 const PULUMI = "npx pulumi";
+
+/** One LoRA adapter: a model name clients call, and the Hugging Face repository and commit it comes from. */
+export interface LoraAdapterDef {
+    /** Model name clients send (vLLM --lora-modules NAME=path; listed by /v1/models). */
+    name: string;
+    /** Hugging Face repository of the adapter (adapter_config.json + adapter_model.safetensors). */
+    repo: string;
+    /** Commit of that repository (40 hex characters). */
+    revision: string;
+}
 
 /**
  * Every key, in the order the README lists them. `as const satisfies` keeps each entry's
@@ -63,12 +99,16 @@ export const CONTRACT = {
         description: "Hugging Face token with access to the (gated) model. Used only by Cloud Build, through Secret Manager.",
         setCommand: `${PULUMI} config set --secret hfToken   (it prompts for the value, so it stays out of your shell history)`,
     },
-    model: { type: "string", default: "google/gemma-3-1b-it", description: "Hugging Face model id baked into the image." },
+    model: {
+        type: "string",
+        default: "google/gemma-3-1b-it",
+        description: "Hugging Face model id baked into the image. Catalogued models (README \"Choosing a model\") are checked offline and need no modelRevision; any other model is read from its config.json on the Hub during preview.",
+    },
     modelRevision: {
         type: "string",
-        // Commit of google/gemma-3-1b-it on Hugging Face (the model's main branch as of 2026-07).
-        default: "dcc83ea841ab6100d6b47a070329e1ba4cf78752",
-        description: "Commit of the model to bake (40 hex characters, never a branch).",
+        // Empty: the catalog's commit (google/gemma-3-1b-it: dcc83ea841ab6100d6b47a070329e1ba4cf78752).
+        default: "",
+        description: "Commit of the model to bake (40 hex characters, never a branch). Empty means the commit the model catalog pins (every catalogued model has one; the default model's is dcc83ea841ab6100d6b47a070329e1ba4cf78752); any other model needs one.",
         example: "FULL_COMMIT_SHA_FROM_THE_MODEL_PAGE",
     },
     servedModelName: { type: "string", default: "", description: "Model name clients send in requests (vLLM --served-model-name). Empty means the same as `model`.", example: "my-model" },
@@ -78,9 +118,26 @@ export const CONTRACT = {
         default: "vllm/vllm-openai:v0.10.2",
         description: "Base vLLM image, pinned to an exact tag or digest (never latest). Resolved to its digest at preview; Docker Hub images are pulled through a stack-owned Artifact Registry remote repository.",
     },
-    gpuType: { type: "string", default: "nvidia-l4", oneOf: Object.keys(GPU_TYPES), description: "Cloud Run GPU type (node selector accelerator)." },
-    cpu: { type: "integer", default: 8, min: 1, max: 8, description: "vCPUs per instance (an L4 needs 4, 6 or 8; Cloud Run needs 6 for more than 16Gi of memory and 8 for more than 24Gi)." },
-    memory: { type: "string", default: "32Gi", description: "Memory per instance, like 32Gi or 16384Mi (an L4 needs 16Gi to 32Gi)." },
+    gpuType: {
+        type: "string",
+        default: "nvidia-l4",
+        oneOf: Object.keys(GPU_TYPES),
+        description: "Cloud Run GPU type (node selector accelerator): nvidia-l4 (24 GB, GA) or nvidia-rtx-pro-6000 (96 GB Blackwell, Preview; 20 vCPU and 80Gi per instance; us-central1, europe-west4, asia-southeast1).",
+    },
+    cpu: {
+        type: "integer",
+        default: 0,
+        min: 0,
+        max: 20,
+        description: "vCPUs per instance; 0 means the GPU's default (nvidia-l4: 8, nvidia-rtx-pro-6000: 20). An L4 takes 4, 6 or 8 (Cloud Run needs 6 for more than 16Gi of memory and 8 for more than 24Gi); an RTX PRO 6000 takes 20.",
+        example: "8",
+    },
+    memory: {
+        type: "string",
+        default: "",
+        description: "Memory per instance, like 32Gi or 16384Mi; empty means the GPU's default (nvidia-l4: 32Gi, nvidia-rtx-pro-6000: 80Gi). An L4 takes 16Gi to 32Gi, an RTX PRO 6000 80Gi.",
+        example: "32Gi",
+    },
     minInstances: { type: "integer", default: 0, min: 0, max: 1000, description: "Instances kept warm. Each one is billed around the clock, GPU included." },
     maxInstances: { type: "integer", default: 1, min: 1, max: 1000, description: "Upper bound on instances. The region's GPU quota must be at least this (checked before the build)." },
     concurrency: {
@@ -96,6 +153,44 @@ export const CONTRACT = {
     },
     maxModelLen: { type: "integer", default: 8192, min: 16, description: "Context length in tokens (vLLM --max-model-len)." },
     gpuMemoryUtilization: { type: "number", default: 0.9, min: 0, minExclusive: true, max: 1, description: "Fraction of GPU memory vLLM may use, in (0, 1] (vLLM --gpu-memory-utilization)." },
+    quantization: {
+        type: "string",
+        default: "none",
+        oneOf: QUANTIZATIONS,
+        description: "none: serve the weights as stored (bf16, or a pre-quantized AWQ/GPTQ/compressed-tensors/FP8 checkpoint, detected from its config.json's quantization_config and served in its own format). fp8: vLLM quantizes bf16 weights to FP8 (W8A8) at load, halving their memory; needs compute capability 8.9+ (both GPUs) and a checkpoint that is not quantized already.",
+    },
+    kvCacheDtype: {
+        type: "string",
+        default: "auto",
+        oneOf: KV_CACHE_DTYPES,
+        description: "KV cache precision (vLLM --kv-cache-dtype): auto (the model's dtype) or fp8 (half the memory per token, so about twice the context or concurrency; refused for models with known failures, e.g. Gemma 3: vllm#29531).",
+    },
+    imageInput: {
+        type: "boolean",
+        default: true,
+        description: "For models with a vision tower (Gemma 3 4B and up, Mistral Small 3.1): accept images in chat requests. false passes --limit-mm-per-prompt '{\"image\":0}', so vLLM does not profile the vision encoder and the KV cache gets that memory. Ignored for text-only models.",
+    },
+    imagesPerPrompt: {
+        type: "integer",
+        default: 1,
+        min: 1,
+        max: 16,
+        description: "Most images one request may carry when imageInput is on (--limit-mm-per-prompt '{\"image\":N}'; vLLM's own default of 999 reserves encoder memory for far more). Each image costs encoder memory and 256 tokens of context (Gemma 3).",
+    },
+    loraAdapters: {
+        type: "adapter[]",
+        default: [],
+        description: "LoRA adapters to bake next to the base weights, each {name, repo, revision}: served with --enable-lora --lora-modules NAME=PATH, each one a model name clients can call (listed by /v1/models). Set with: npx pulumi config set --path 'loraAdapters[0].name' NAME (and .repo, .revision).",
+        example: "sql",
+    },
+    maxLoraRank: {
+        type: "integer",
+        default: 0,
+        min: 0,
+        max: 512,
+        description: "vLLM --max-lora-rank: 0 reads the largest r from the adapters' adapter_config.json during preview (needs preflightChecks; 16, vLLM's default, when the Hub cannot be asked). Otherwise one of 8, 16, 32, 64, 128, 256, 320, 512, at least every adapter's rank.",
+        example: "16",
+    },
     gpuZonalRedundancy: { type: "boolean", default: false, description: "Reserve capacity for zonal failover. Off is cheaper and fits the GPU quota a new project gets." },
     deletionProtection: { type: "boolean", default: false, description: "Protect the Cloud Run service from deletion (pulumi destroy then fails until it is turned off)." },
     invokers: {
@@ -186,7 +281,7 @@ export const CONTRACT = {
 export type ContractKey = keyof typeof CONTRACT;
 export const CONTRACT_KEYS = Object.keys(CONTRACT) as ContractKey[];
 
-type ValueOf<D> = D extends { type: "integer" | "number" } ? number : D extends { type: "boolean" } ? boolean : D extends { type: "string[]" } ? readonly string[] : string;
+type ValueOf<D> = D extends { type: "integer" | "number" } ? number : D extends { type: "boolean" } ? boolean : D extends { type: "string[]" } ? readonly string[] : D extends { type: "adapter[]" } ? readonly LoraAdapterDef[] : string;
 /** Every key with its value type: what validation works on once secrets are set aside. */
 export type ContractValues = { [K in ContractKey]: ValueOf<(typeof CONTRACT)[K]> };
 
@@ -209,7 +304,7 @@ export function configKeyOf(key: ContractKey): string {
 export function setCommand(key: ContractKey, value?: string): string {
     const def = CONTRACT[key] as KeyDef;
     if (def.setCommand !== undefined) return def.setCommand;
-    return `${PULUMI} config set ${configKeyOf(key)} ${value ?? def.example ?? String(def.default)}`;
+    return `${PULUMI} config set ${configKeyOf(key)} ${value ?? def.example ?? JSON.stringify(def.default)}`;
 }
 
 /** The key's description, with how to set it when that is not the usual `config set KEY VALUE`. */
@@ -223,10 +318,11 @@ export function pulumiYamlDeclaration(key: ContractKey): Record<string, unknown>
     const def = CONTRACT[key] as KeyDef;
     const out: Record<string, unknown> = {};
     if (def.type === "string[]") Object.assign(out, { type: "array", items: { type: "string" } });
+    else if (def.type === "adapter[]") Object.assign(out, { type: "array", items: { type: "object" } });
     else out.type = def.type === "number" ? "string" : def.type;
     // Pulumi refuses `secret: true` on a key with a default (pulumi/pulumi#21865).
     if (def.secret && def.default === undefined) out.secret = true;
-    if (def.default !== undefined) out.default = def.type === "number" ? String(def.default) : def.default;
+    if (def.default !== undefined) out.default = def.type === "number" ? JSON.stringify(def.default) : def.default;
     out.description = describe(key);
     return out;
 }
@@ -253,28 +349,30 @@ const newApiKey = setCommand("apiKey");
 export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
     {
         keys: ["modelRevision", "model"],
-        rule: "Another model needs its own modelRevision: the default is a commit of the default model.",
-        check: (v, given) =>
-            v.model !== DEFAULTS.model && !given.has("modelRevision")
-                ? problem("modelRevision", v.modelRevision, `is the default, a commit of ${DEFAULTS.model}; ${v.model} needs one of its own (its commits: https://huggingface.co/${v.model}/commits/main)`, setCommand("modelRevision"))
+        rule: "A model outside the catalog (or catalogued without a pinned commit) needs its own modelRevision; catalogued models default to the catalog's commit.",
+        check: (v) =>
+            v.modelRevision === "" && pinnedRevision(v.model) === undefined
+                ? problem("modelRevision", "", `${v.model} has no pinned commit in the model catalog, so it needs one of its own (its commits: https://huggingface.co/${v.model}/commits/main)`, setCommand("modelRevision"))
                 : [],
     },
     {
         keys: ["cpu", "gpuType"],
-        rule: "The GPU fixes the CPU counts an instance may have (nvidia-l4: 4, 6 or 8).",
+        rule: "The GPU fixes the CPU counts an instance may have (nvidia-l4: 4, 6 or 8; nvidia-rtx-pro-6000: 20). 0 picks the GPU's default.",
         check: (v) => {
             const gpu = GPU_TYPES[v.gpuType];
-            return gpu && !gpu.cpus.includes(v.cpu) ? problem("cpu", v.cpu, `${v.gpuType} needs one of ${gpu.cpus.join(", ")} CPUs`, setCommand("cpu", String(DEFAULTS.cpu))) : [];
+            return gpu && v.cpu !== 0 && !gpu.cpus.includes(v.cpu)
+                ? problem("cpu", v.cpu, `${v.gpuType} needs one of ${gpu.cpus.join(", ")} CPUs`, setCommand("cpu", String(gpu.defaultCpu)))
+                : [];
         },
     },
     {
         keys: ["memory", "gpuType"],
-        rule: "The GPU fixes the memory range (nvidia-l4: 16Gi to 32Gi).",
+        rule: "The GPU fixes the memory range (nvidia-l4: 16Gi to 32Gi; nvidia-rtx-pro-6000: 80Gi). Empty picks the GPU's default.",
         check: (v) => {
             const gpu = GPU_TYPES[v.gpuType];
             const gib = memoryGiB(v.memory);
             return gpu && gib !== undefined && (gib < gpu.minMemoryGiB || gib > gpu.maxMemoryGiB)
-                ? problem("memory", v.memory, `${v.gpuType} needs ${gpu.minMemoryGiB}Gi to ${gpu.maxMemoryGiB}Gi of memory`, setCommand("memory", DEFAULTS.memory))
+                ? problem("memory", v.memory, `${v.gpuType} needs ${gpu.minMemoryGiB === gpu.maxMemoryGiB ? `${gpu.minMemoryGiB}Gi` : `${gpu.minMemoryGiB}Gi to ${gpu.maxMemoryGiB}Gi`} of memory`, setCommand("memory", gpu.defaultMemory))
                 : [];
         },
     },
@@ -291,16 +389,17 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
         keys: ["cpu", "memory"],
         rule: "Cloud Run ties memory to CPU: more than 4 GiB needs 2 vCPU, more than 8 GiB 4, more than 16 GiB 6, more than 24 GiB 8.",
         check: (v) => {
-            const gib = memoryGiB(v.memory);
             const gpu = GPU_TYPES[v.gpuType];
-            // Once per key: a CPU count the GPU refuses is already reported.
-            if (gib === undefined || v.cpu >= minCpuForMemory(gib) || (gpu !== undefined && !gpu.cpus.includes(v.cpu))) return [];
+            // The GPU's defaults when unset; once per key: a CPU count or memory the GPU refuses is already reported.
+            const cpu = v.cpu === 0 && gpu ? gpu.defaultCpu : v.cpu;
+            const gib = memoryGiB(v.memory === "" && gpu ? gpu.defaultMemory : v.memory);
+            if (gib === undefined || cpu >= minCpuForMemory(gib) || (gpu !== undefined && (!gpu.cpus.includes(cpu) || gib < gpu.minMemoryGiB || gib > gpu.maxMemoryGiB))) return [];
             const need = minCpuForMemory(gib);
             return problem(
                 "cpu",
-                v.cpu,
-                `Cloud Run needs at least ${need} vCPU for memory ${v.memory} (more than 16 GiB needs 6, more than 24 GiB needs 8); with ${v.cpu} vCPU memory can be at most ${maxMemoryForCpu(v.cpu)}Gi`,
-                `${setCommand("cpu", String(need))}   (or: ${setCommand("memory", `${maxMemoryForCpu(v.cpu)}Gi`)})`,
+                cpu,
+                `Cloud Run needs at least ${need} vCPU for memory ${v.memory || gpu?.defaultMemory} (more than 16 GiB needs 6, more than 24 GiB needs 8); with ${cpu} vCPU memory can be at most ${maxMemoryForCpu(cpu)}Gi`,
+                `${setCommand("cpu", String(need))}   (or: ${setCommand("memory", `${maxMemoryForCpu(cpu)}Gi`)})`,
             );
         },
     },
@@ -323,5 +422,48 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
                 : v.dockerHubUsername === "" && v.dockerHubToken !== ""
                   ? problem("dockerHubUsername", "", "dockerHubToken is set, so the Docker ID it belongs to is needed too", setCommand("dockerHubUsername"))
                   : [],
+    },
+    {
+        keys: ["quantization", "gpuType"],
+        rule: "quantization fp8 needs a GPU of compute capability 8.9 or newer (vLLM's FP8 W8A8 kernels; both Cloud Run GPUs qualify).",
+        check: (v) => (v.quantization === "fp8" && GPU_TYPES[v.gpuType] ? fp8GpuProblems(v.gpuType, GPU_TYPES[v.gpuType]) : []),
+    },
+    {
+        keys: ["quantization", "model"],
+        rule: "quantization fp8 quantizes bf16 weights at load: a checkpoint that is already quantized (AWQ, GPTQ, compressed-tensors, FP8) is served in its own format.",
+        check: (v) => {
+            const q = MODEL_CATALOG[v.model]?.quantization;
+            return v.quantization === "fp8" && q
+                ? problem("quantization", "fp8", `${v.model} is already quantized (${q.method}, ${q.bits}-bit, from its quantization_config); vLLM serves it in that format`, setCommand("quantization", "none"))
+                : [];
+        },
+    },
+    {
+        keys: ["kvCacheDtype", "model"],
+        rule: "kvCacheDtype fp8 is refused for Gemma 3, which fails with an FP8 KV cache under FlashInfer (https://github.com/vllm-project/vllm/issues/29531).",
+        check: (v) =>
+            v.kvCacheDtype === "fp8" && isGemma3(v.model)
+                ? problem("kvCacheDtype", "fp8", `${v.model} is a Gemma 3 model: FP8 KV cache fails under FlashInfer (https://github.com/vllm-project/vllm/issues/29531); use quantization fp8 or a shorter maxModelLen to make room instead`, setCommand("kvCacheDtype", "auto"))
+                : [],
+    },
+    {
+        keys: ["vllmImage", "gpuType"],
+        rule: "The vLLM image must carry kernels for the GPU: Blackwell (nvidia-rtx-pro-6000) needs a CUDA 12.8+ build with sm_120, vllm/vllm-openai v0.9.2 or newer.",
+        check: (v) => {
+            const gpu = GPU_TYPES[v.gpuType];
+            const release = vllmRelease(v.vllmImage);
+            return gpu?.minVllmRelease !== undefined && release !== undefined && compareVersions(release, gpu.minVllmRelease) < 0
+                ? problem("vllmImage", v.vllmImage, `vLLM ${release} images have no ${gpu.displayName} kernels (it needs a CUDA ${gpu.minImageCuda}+ build with sm_120: v${gpu.minVllmRelease} or newer)`, setCommand("vllmImage", DEFAULTS.vllmImage))
+                : [];
+        },
+    },
+    {
+        keys: ["loraAdapters", "servedModelName"],
+        rule: "Adapter names are model names: unique, and different from the served model's name.",
+        check: (v) => {
+            const base = v.servedModelName === "" ? v.model : v.servedModelName;
+            const i = v.loraAdapters.findIndex((a) => a.name === base);
+            return i >= 0 ? problem(`loraAdapters[${i}].name`, base, "is the served model's own name; clients could not tell the adapter from the base model", `${PULUMI} config set --path 'loraAdapters[${i}].name' ${base}-lora`) : [];
+        },
     },
 ];

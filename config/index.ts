@@ -12,6 +12,13 @@ import { DEFAULT_REGION, GPU_SOURCE, GPU_TYPES, gpuRegionsFor } from "./gpus";
 import { nameProblems, ResourceNames, resourceNames, sanitize } from "./names";
 import { ArgsReader, readStackValues, stackConfigGetter } from "./reader";
 import { StartupMode, WeightsSource } from "./startup";
+import { KvCacheDtype, Quantization } from "./memory";
+import { LoraAdapterDef, pinnedRevision } from "./contract";
+
+/** --max-lora-rank values vLLM 0.10 accepts (LoRAConfig.__post_init__, possible_max_ranks). */
+export const LORA_RANKS = [8, 16, 32, 64, 128, 256, 320, 512] as const;
+/** Adapter names: model names clients send and directory names in the image. */
+const ADAPTER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export { ConfigError, ConfigProblem } from "./errors";
 export { ResourceNames, resourceNames } from "./names";
@@ -50,7 +57,9 @@ export interface Settings {
     /** `vllmImage`, parsed: Docker Hub images are pulled through the stack's remote repository. */
     baseImage: Readonly<ImageRef>;
     gpuType: string;
+    /** vCPUs per instance (the GPU's default when the key is 0). */
     cpu: number;
+    /** Memory per instance (the GPU's default when the key is empty). */
     memory: string;
     /** `memory` in GiB. */
     memoryGiB: number;
@@ -75,6 +84,16 @@ export interface Settings {
     startupMode: StartupMode;
     /** Where the weights live: baked into the image, or in a stack-owned bucket. */
     weights: WeightsSource;
+    /** fp8: vLLM quantizes bf16 weights at load; none: served as stored (pre-quantized checkpoints in their own format). */
+    quantization: Quantization;
+    kvCacheDtype: KvCacheDtype;
+    /** Accept images (vision models only; ignored for text-only models). */
+    imageInput: boolean;
+    imagesPerPrompt: number;
+    /** LoRA adapters baked into the image, each served as a model. */
+    loraAdapters: readonly Readonly<LoraAdapterDef>[];
+    /** --max-lora-rank, or 0 to derive it from the adapters' adapter_config.json. */
+    maxLoraRank: number;
     labels: Readonly<Record<string, string>>;
     gcpAuth: Readonly<GcpAuth>;
     /** Pull Docker Hub images as this account (with an access token kept in Secret Manager), or anonymously. */
@@ -169,8 +188,9 @@ export function validateArgs(componentName: string, args: Readonly<VllmCloudRunA
     if (!HF_REPO_ID.test(model) || model.includes("--") || model.includes("..") || model.endsWith(".git")) {
         r.problem("model", model, "must be a Hugging Face model id <org>/<name>: letters, digits, '_', '-', '.', a name of at most 96 characters, no '--' or '..', not ending in .git", DEFAULTS.model);
     }
-    const modelRevision = r.string("modelRevision");
-    if (!COMMIT.test(modelRevision)) {
+    const modelRevisionRaw = r.string("modelRevision");
+    const modelRevision = modelRevisionRaw === "" ? (pinnedRevision(model) ?? "") : modelRevisionRaw;
+    if (modelRevisionRaw !== "" && !COMMIT.test(modelRevision)) {
         r.problem("modelRevision", modelRevision, "must be a 40-character lower-case commit hash (branches like main move, so builds would not be reproducible)");
     }
     const servedModelName = r.string("servedModelName");
@@ -185,11 +205,14 @@ export function validateArgs(componentName: string, args: Readonly<VllmCloudRunA
     }
 
     const gpuType = r.string("gpuType");
-    const cpu = r.number("cpu");
-    const memory = r.string("memory");
-    const memGiB = memoryGiB(memory);
-    if (memGiB === undefined) r.problem("memory", memory, "must be a quantity like 32Gi or 16384Mi");
     const gpu = GPU_TYPES[gpuType];
+    const cpuRaw = r.number("cpu");
+    const memoryRaw = r.string("memory");
+    // 0 and "" mean the GPU's own default (the fewest CPUs it allows at its full memory).
+    const cpu = cpuRaw === 0 ? (gpu?.defaultCpu ?? 8) : cpuRaw;
+    const memory = memoryRaw === "" ? (gpu?.defaultMemory ?? "32Gi") : memoryRaw;
+    const memGiB = memoryGiB(memory);
+    if (memGiB === undefined) r.problem("memory", memoryRaw, "must be a quantity like 32Gi or 16384Mi, or empty for the GPU's default");
     if (gpu !== undefined && gpuRegionsFor(gpuType).includes(region) && gpu.invitationOnlyRegions.includes(region)) {
         notices.push(`${gpuType} in ${region} is available by invitation only (${GPU_SOURCE}); without an invitation the region has no GPU quota and the quota check stops the deploy. Self-serve regions: ${gpuRegionsFor(gpuType).filter((x) => !gpu.invitationOnlyRegions.includes(x)).join(", ")}.`);
     }
@@ -227,6 +250,26 @@ export function validateArgs(componentName: string, args: Readonly<VllmCloudRunA
     // auto: scale-to-zero stacks pay every cold start, warm stacks pay every slow token.
     const startupMode: StartupMode = startupModeRaw === "fast" || startupModeRaw === "throughput" ? startupModeRaw : minInstances === 0 ? "fast" : "throughput";
     const weights = r.string("weights") as WeightsSource;
+    const quantization = r.string("quantization") as Quantization;
+    const kvCacheDtype = r.string("kvCacheDtype") as KvCacheDtype;
+    const imageInput = r.boolean("imageInput");
+    const imagesPerPrompt = r.number("imagesPerPrompt");
+    const maxLoraRank = r.number("maxLoraRank");
+    if (maxLoraRank !== 0 && !(LORA_RANKS as readonly number[]).includes(maxLoraRank)) {
+        r.problem("maxLoraRank", maxLoraRank, `must be 0 (read from the adapters) or one of ${LORA_RANKS.join(", ")} (vLLM's --max-lora-rank choices)`, "16");
+    }
+    const loraAdapters = r.adapters("loraAdapters");
+    const adapterNames = new Map<string, number>();
+    loraAdapters.forEach((a, i) => {
+        const at = (field: string) => `loraAdapters[${i}].${field}`;
+        const fix = (field: string, v: string) => `${PULUMI} config set --path '${at(field)}' ${v}`;
+        if (!ADAPTER_NAME.test(a.name)) r.problems.push({ key: at("name"), value: a.name, allowed: "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit (clients send it as the model name; it names the adapter's directory in the image)", fix: fix("name", "sql") });
+        const first = adapterNames.get(a.name);
+        if (first !== undefined) r.problems.push({ key: at("name"), value: a.name, allowed: `is also the name of loraAdapters[${first}]: each adapter needs its own model name`, fix: fix("name", `${a.name}-2`) });
+        else adapterNames.set(a.name, i);
+        if (!HF_REPO_ID.test(a.repo) || a.repo.includes("--") || a.repo.includes("..")) r.problems.push({ key: at("repo"), value: a.repo, allowed: "must be a Hugging Face repository id <org>/<name>", fix: fix("repo", "ORG/ADAPTER") });
+        if (!COMMIT.test(a.revision)) r.problems.push({ key: at("revision"), value: a.revision, allowed: "must be a 40-character lower-case commit hash of the adapter's repository", fix: fix("revision", "FULL_COMMIT_SHA") });
+    });
 
     const stack = pulumi.getStack();
     const names = resourceNames(componentName, stack, project === "" ? "project" : project);
@@ -247,7 +290,8 @@ export function validateArgs(componentName: string, args: Readonly<VllmCloudRunA
     // Rules across keys, on values that passed their own checks (secrets only as set or not):
     // a rule is skipped when one of its keys already has a problem of its own.
     const values = {
-        project, region, model, modelRevision, servedModelName, vllmImage, gpuType, cpu, memory, minInstances, maxInstances, concurrency, maxModelLen,
+        project, region, model, modelRevision: modelRevisionRaw, servedModelName, vllmImage, gpuType, cpu: cpuRaw, memory: memoryRaw, minInstances, maxInstances, concurrency, maxModelLen,
+        quantization, kvCacheDtype, imageInput, imagesPerPrompt, loraAdapters, maxLoraRank,
         gpuMemoryUtilization, gpuZonalRedundancy, deletionProtection, invokers, buildRegion: buildRegionRaw, buildMachineType: machineType,
         buildDiskSizeGb: diskSizeGb, buildTimeoutMinutes: timeoutMinutes, preflightChecks, public: isPublic, smokeTest, startupMode: startupModeRaw, weights,
         dockerHubUsername, gcpImpersonateServiceAccount: impersonate,
@@ -293,6 +337,12 @@ export function validateArgs(componentName: string, args: Readonly<VllmCloudRunA
         smokeTest,
         startupMode,
         weights,
+        quantization,
+        kvCacheDtype,
+        imageInput,
+        imagesPerPrompt,
+        loraAdapters: Object.freeze(loraAdapters.map((a) => Object.freeze(a))),
+        maxLoraRank,
         // Label values: at most 63 of [a-z0-9_-] (https://cloud.google.com/resource-manager/docs/labels-overview); sanitize gives the characters.
         labels: Object.freeze({ app: sanitize(pulumi.getProject()).slice(0, 63), stack: sanitize(stack).slice(0, 63), "managed-by": "pulumi" }),
         gcpAuth: Object.freeze({

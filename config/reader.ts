@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { CONTRACT, ContractKey, configKeyOf, KeyDef, setCommand } from "./contract";
+import { CONTRACT, ContractKey, configKeyOf, KeyDef, LoraAdapterDef, setCommand } from "./contract";
 import { ConfigProblem } from "./errors";
 
 function def(key: ContractKey): KeyDef {
@@ -13,6 +13,13 @@ function numberRule(d: KeyDef): string {
     const high = max === undefined ? "" : `<= ${max}`;
     const range = [low, high].filter((x) => x !== "").join(" and ");
     return `must be ${d.type === "integer" ? "an integer" : "a number"}${range ? ` ${range}` : ""}`;
+}
+
+const ADAPTERS_RULE = "must be a list of objects, each with the strings name, repo and revision";
+
+function adapterFix(key: ContractKey): string {
+    const k = configKeyOf(key);
+    return `npx pulumi config set --path '${k}[0].name' sql && npx pulumi config set --path '${k}[0].repo' ORG/ADAPTER && npx pulumi config set --path '${k}[0].revision' FULL_COMMIT_SHA`;
 }
 
 function listFix(key: ContractKey): string {
@@ -80,6 +87,17 @@ export class ArgsReader {
         return [...v] as string[];
     }
 
+    /** A list of {name, repo, revision} objects (each field checked by validateArgs). */
+    adapters(key: ContractKey): LoraAdapterDef[] {
+        const v = this.raw(key) ?? def(key).default ?? [];
+        const isAdapter = (x: unknown) => typeof x === "object" && x !== null && ["name", "repo", "revision"].every((f) => typeof (x as Record<string, unknown>)[f] === "string");
+        if (!Array.isArray(v) || !v.every(isAdapter)) {
+            this.problems.push({ key: configKeyOf(key), value: v, allowed: ADAPTERS_RULE, fix: adapterFix(key) });
+            return [];
+        }
+        return (v as LoraAdapterDef[]).map((a) => ({ name: a.name, repo: a.repo, revision: a.revision }));
+    }
+
     /** A problem with `key`; the fix sets it to `example` (default: the key's example, else its default). */
     problem(key: ContractKey, value: unknown, allowed: string, example?: string): void {
         this.problems.push({ key: configKeyOf(key), value, allowed, fix: setCommand(key, example) });
@@ -122,6 +140,18 @@ export function readStackValues(keys: readonly ContractKey[], get: (configKey: s
                 }
                 if (Array.isArray(parsed) && parsed.every((v) => typeof v === "string")) values[key] = parsed;
                 else problem("must be a list of strings", listFix(key));
+                break;
+            }
+            case "adapter[]": {
+                let parsed: unknown;
+                try {
+                    parsed = JSON.parse(raw);
+                } catch {
+                    parsed = undefined;
+                }
+                // Shapes are checked by ArgsReader.adapters, with the same message for args and stacks.
+                if (Array.isArray(parsed)) values[key] = parsed;
+                else problem(ADAPTERS_RULE, adapterFix(key));
                 break;
             }
         }

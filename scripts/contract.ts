@@ -5,10 +5,12 @@ import * as fs from "fs";
 import * as path from "path";
 import { parseDocument } from "yaml";
 import { argsSource, pulumiYamlConfig, readmeSection } from "../config/contract-render";
+import { modelTableSection } from "../config/model-table";
 import { inferPackageSchema, SCHEMA_FILE } from "./package-schema";
 
 const ROOT = path.resolve(__dirname, "..");
 const MARKERS = /<!-- contract:start[^]*?<!-- contract:end -->/;
+const MODEL_MARKERS = /<!-- models:start[^]*?<!-- models:end -->/;
 
 /**
  * Pulumi.yaml with the contract's `config:` block. Namespaced entries that are not the contract's
@@ -30,9 +32,11 @@ export function pulumiYamlText(current: string): string {
 export function expectedFiles(): Record<string, string> {
     const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
     if (!MARKERS.test(readme)) throw new Error("README.md has no <!-- contract:start --> ... <!-- contract:end --> markers");
+    if (!MODEL_MARKERS.test(readme)) throw new Error("README.md has no <!-- models:start --> ... <!-- models:end --> markers");
     return {
         "config/args.ts": argsSource(),
-        "README.md": readme.replace(MARKERS, readmeSection()),
+        // Function replacers: the generated text is inserted as is ($ in it is not a pattern).
+        "README.md": readme.replace(MARKERS, () => readmeSection()).replace(MODEL_MARKERS, () => modelTableSection()),
         "Pulumi.yaml": pulumiYamlText(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")),
     };
 }
@@ -45,7 +49,7 @@ async function main(argv: string[]): Promise<number> {
         if (current === text) return;
         stale++;
         const file = path.relative(ROOT, full);
-        if (check) console.error(`${file} is out of date with config/contract.ts: run npm run contract`);
+        if (check) console.error(`${file} is out of date with config/contract.ts or config/models.json: run npm run contract`);
         else {
             fs.writeFileSync(full, text);
             console.log(`wrote ${file}`);
