@@ -1,5 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
+import { MAX_STARTUP_SECONDS } from "../config/startup";
+import { loraServeArgs } from "./image-build";
 
 /** Port vLLM listens on; Cloud Run routes to it (PORT itself is reserved by Cloud Run). */
 export const VLLM_PORT = 8000;
@@ -23,6 +25,16 @@ export interface VllmFlags {
     requireApiKey?: boolean;
     /** `fast` adds --enforce-eager (no CUDA graph capture); `throughput` keeps vLLM's graphs. Default: throughput. */
     startupMode?: "fast" | "throughput";
+    /** `fp8`: vLLM quantizes bf16 weights to FP8 at load. Default: none (pre-quantized checkpoints are detected by vLLM from their config.json). */
+    quantization?: "none" | "fp8";
+    /** KV cache precision. Default: auto. */
+    kvCacheDtype?: "auto" | "fp8";
+    /** Images per prompt, for models with a vision tower (0 turns image input off). Default: no flag (text-only models). */
+    imagesPerPrompt?: number;
+    /** LoRA adapters baked into the image, each served under its name. Default: none. */
+    loraAdapters?: readonly { name: string }[];
+    /** --max-lora-rank, the largest adapter rank rounded up to a value vLLM accepts. Default: 16. */
+    maxLoraRank?: number;
 }
 
 /** ASGI middleware baked into the image (docker/vllm_cloudrun_auth.py). */
@@ -47,25 +59,30 @@ export function vllmArgs(f: VllmFlags): string[] {
         ...(f.startupMode === "fast" ? ["--enforce-eager"] : []),
         // vLLM's key covers /v1/* only; /invocations would serve completions without it.
         ...(f.requireApiKey ? ["--middleware", API_KEY_MIDDLEWARE] : []),
+        // Pre-quantized checkpoints need no flag: vLLM reads their quantization_config.
+        ...(f.quantization === "fp8" ? ["--quantization", "fp8"] : []),
+        ...(f.kvCacheDtype === "fp8" ? ["--kv-cache-dtype", "fp8"] : []),
+        // JSON, as vLLM 0.10 parses it (json.loads; the older image=N form fails). Unset, V1
+        // allows 999 images and profiles the encoder for them.
+        ...(f.imagesPerPrompt === undefined ? [] : ["--limit-mm-per-prompt", JSON.stringify({ image: f.imagesPerPrompt })]),
+        // Every adapter resident at once, so a request for any of them never waits for a swap.
+        ...(f.loraAdapters !== undefined && f.loraAdapters.length > 0
+            ? [...loraServeArgs(f.loraAdapters), "--max-lora-rank", String(f.maxLoraRank ?? 16), "--max-loras", String(f.loraAdapters.length)]
+            : []),
     ];
 }
 
 /**
- * Startup probe for a window of `seconds`. Cloud Run caps initialDelaySeconds at 240 and,
- * like Google's own vLLM guide, we keep failureThreshold x periodSeconds within 240 too,
- * so the window is at most 480 s. A 10 s period reports readiness within 10 s of /health.
+ * Startup probe for a window of `seconds`: checked every 10 s from the start, so an instance is
+ * ready within 10 s of /health answering, however long the window. A GPU service's probe may
+ * check for failureThreshold x periodSeconds up to 1800 s (config/startup.ts), so no initial
+ * delay is needed to stretch the window (it would only hold back instances that are ready sooner).
  * Source: https://cloud.google.com/run/docs/configuring/healthchecks
  */
 export function startupProbeFor(seconds: number): { initialDelaySeconds: number; periodSeconds: number; timeoutSeconds: number; failureThreshold: number } {
-    const window = Math.min(Math.max(seconds, 10), 480);
     const periodSeconds = 10;
-    const checked = Math.min(window, 240);
-    return {
-        initialDelaySeconds: window - checked,
-        periodSeconds,
-        timeoutSeconds: 5,
-        failureThreshold: Math.ceil(checked / periodSeconds),
-    };
+    const window = Math.min(Math.max(seconds, periodSeconds), MAX_STARTUP_SECONDS);
+    return { initialDelaySeconds: 0, periodSeconds, timeoutSeconds: 5, failureThreshold: Math.ceil(window / periodSeconds) };
 }
 
 export interface LlmServiceArgs extends Omit<VllmFlags, "maxNumSeqs" | "port" | "requireApiKey" | "startupMode" | "modelPath"> {

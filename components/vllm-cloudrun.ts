@@ -122,7 +122,8 @@ export class VllmCloudRun extends pulumi.ComponentResource {
         let s: Readonly<Settings>;
         try {
             s = validateArgs(name, args);
-            fitAndCost(s, MODEL_CATALOG[s.model]);
+            // Adapter ranks are read from the Hub later; 16 (vLLM's default) until then.
+            fitAndCost(s, MODEL_CATALOG[s.model], [], [], s.maxLoraRank === 0 ? 16 : s.maxLoraRank);
         } catch (e) {
             throw explainForArgs(e, args);
         }
@@ -245,6 +246,7 @@ export class VllmCloudRun extends pulumi.ComponentResource {
             baseImageDigest: baseImage.digest,
             model: s.model,
             modelRevision: s.modelRevision,
+            loraAdapters: s.loraAdapters,
             weightsBucket: s.weights === "gcs" ? { name: s.names.weightsBucket, readers: [identities.runtimeMember] } : undefined,
             machineType: s.build.machineType,
             diskSizeGb: s.build.diskSizeGb,
@@ -275,6 +277,12 @@ export class VllmCloudRun extends pulumi.ComponentResource {
             gpuMemoryUtilization: s.gpuMemoryUtilization,
             startupMode: s.startupMode,
             startupSeconds: preflight.startup.windowSeconds,
+            quantization: s.quantization,
+            kvCacheDtype: s.kvCacheDtype,
+            // Vision models only: N images per prompt, or 0 to keep the encoder out of the profile.
+            imagesPerPrompt: preflight.plan.vision ? (s.imageInput ? s.imagesPerPrompt : 0) : undefined,
+            loraAdapters: s.loraAdapters,
+            maxLoraRank: preflight.plan.maxLoraRank,
             gpuType: s.gpuType,
             cpu: s.cpu,
             memory: s.memory,
@@ -296,10 +304,13 @@ export class VllmCloudRun extends pulumi.ComponentResource {
                 servedModelName: s.servedModelName,
                 apiKey: s.apiKey,
                 revision: service.latestReadyRevision,
+                imageInput: preflight.plan.vision && s.imageInput,
+                loraModels: s.loraAdapters.map((a) => a.name),
             }, child({ dependsOn: [service] }));
         }
 
-        const ready = service.url.apply((url) => snippets(url, s.servedModelName, accessMode(s.apiKey !== undefined, s.public)));
+        const features = { imageInput: preflight.plan.vision && s.imageInput, loraModels: s.loraAdapters.map((a) => a.name) };
+        const ready = service.url.apply((url) => snippets(url, s.servedModelName, accessMode(s.apiKey !== undefined, s.public), features));
         // The constructor has returned by now (this method awaited above), so every output exists.
         this.registerOutputs(Object.fromEntries(VLLM_CLOUDRUN_OUTPUTS.map((k) => [k, this[k]])));
         return { preflight, service, imageBuild, baseImage, identities, quota, snippets: ready };
