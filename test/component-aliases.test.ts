@@ -92,13 +92,18 @@ function matchAgainstOld(stack: string, news: Registered[], olds: Set<string>): 
     return result;
 }
 
-/** Inputs with the docker/ content hash and the image tag it makes replaced, so a later change to docker/ does not fail this test. */
+/**
+ * Inputs with what changed on purpose since the fixture replaced: the docker/ content hash and
+ * the image tag it makes (a later change to docker/ rebuilds, as it should), and the startup
+ * probe, which stopped using initialDelaySeconds when GPU services got an 1800 s probe window
+ * (a new revision, asserted on its own below).
+ */
 function normalized(inputs: unknown, all: { type: string; name: string; inputs: Record<string, unknown> }[]): unknown {
     const build = all.find((x) => x.type === "command:local:Command" && x.name.endsWith("-build"));
     const [contentHash, baseDigest] = (build?.inputs.triggers ?? []) as string[];
     let text = JSON.stringify(inputs);
     if (contentHash !== undefined) text = text.split(contentHash).join("<content-hash>").split(imageTag(contentHash, baseDigest)).join("<image-tag>");
-    return JSON.parse(text);
+    return JSON.parse(text, (key, value: unknown) => (key === "startupProbe" ? "<startup-probe>" : value));
 }
 
 const realFetch = globalThis.fetch;
@@ -134,6 +139,18 @@ describe("existing stacks after the restructure into one component", () => {
             }
         });
     }
+
+    it("the one intended change to existing services: the startup probe checks from the first second, over the same or a longer window", async () => {
+        for (const [configuration, opts] of Object.entries(CONFIGURATIONS)) {
+            const r = await runProgram(opts);
+            const now = r.resources.find((x) => x.type === "gcp:cloudrunv2/service:Service");
+            const before = BEFORE.resources[configuration].find((x) => x.type === "gcp:cloudrunv2/service:Service");
+            const probe = (x: { inputs: Record<string, unknown> } | undefined) => (x?.inputs.template as { containers: { startupProbe: Record<string, number> }[] }).containers[0].startupProbe;
+            const [p, old] = [probe(now), probe(before)];
+            assert.equal(p.initialDelaySeconds, 0, configuration);
+            assert.ok(p.failureThreshold * p.periodSeconds >= old.initialDelaySeconds + old.failureThreshold * old.periodSeconds, configuration);
+        }
+    });
 
     it("the component's direct children carry the alias to the stack, and nothing else does", async () => {
         const r = await runProgram();

@@ -8,7 +8,8 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { validateArgs, VllmCloudRunArgs } from "../config";
-import { CONTRACT, CONTRACT_KEYS, configKeyOf, CROSS_KEY_RULES, DEFAULTS, KeyDef, REQUIRED_KEYS, SECRET_KEYS } from "../config/contract";
+import { CONTRACT, CONTRACT_KEYS, configKeyOf, CROSS_KEY_RULES, DEFAULTS, fp8GpuProblems, KeyDef, REQUIRED_KEYS, SECRET_KEYS } from "../config/contract";
+import { GPU_TYPES } from "../config/gpus";
 import * as YAML from "yaml";
 import { pulumiYamlConfig } from "../config/contract-render";
 import { expectedFiles, pulumiYamlText } from "../scripts/contract";
@@ -44,7 +45,7 @@ describe("the contract", () => {
         const drifted = YAML.parse(cli);
         drifted.config.cpu.default = 4;
         const rewritten = YAML.parse(pulumiYamlText(YAML.stringify(drifted)));
-        assert.equal(rewritten.config.cpu.default, 8);
+        assert.equal(rewritten.config.cpu.default, 0);
         assert.deepEqual(rewritten.config["pulumi:tags"], { value: { "pulumi:template": "https://github.com/OWNER/vllm-cloudrun" } }, "the CLI's tags are kept");
     });
 
@@ -78,7 +79,7 @@ describe("the contract", () => {
             const step = d.type === "integer" ? 1 : 0.01;
             if (d.max !== undefined) assert.deepEqual(problemsOf({ [key]: d.max + step }).map((p) => p.key), [key], `above ${d.max}`);
             if (d.min !== undefined) assert.deepEqual(problemsOf({ [key]: d.minExclusive ? d.min : d.min - step }).map((p) => p.key), [key], `below ${d.min}`);
-            assert.deepEqual(problemsOf({ [key]: String(d.default) }).map((p) => p.key), [key], "a string is not a number");
+            assert.deepEqual(problemsOf({ [key]: JSON.stringify(d.default) }).map((p) => p.key), [key], "a string is not a number");
             if (d.type === "integer") assert.match(problemsOf({ [key]: (d.default as number) + 0.5 })[0].allowed, /^must be an integer/);
         });
     }
@@ -105,7 +106,7 @@ describe("the contract", () => {
 
     // One violation per rule across keys: adding a rule without an example here fails the test below.
     const VIOLATIONS: Record<string, Partial<VllmCloudRunArgs>> = {
-        "modelRevision+model": { model: "google/gemma-3-4b-it" },
+        "modelRevision+model": { model: "someone/uncatalogued-model" },
         "cpu+gpuType": { cpu: 2 },
         "memory+gpuType": { memory: "8Gi", cpu: 4 },
         "region+gpuType": { region: "us-west1" },
@@ -113,20 +114,31 @@ describe("the contract", () => {
         "minInstances+maxInstances": { minInstances: 2, maxInstances: 1 },
         "public+apiKey": { public: true },
         "dockerHubUsername+dockerHubToken": { dockerHubUsername: "alice42" },
+        "quantization+model": { model: "Qwen/Qwen2.5-7B-Instruct-AWQ", quantization: "fp8" },
+        "kvCacheDtype+model": { model: "google/gemma-3-4b-it", kvCacheDtype: "fp8" },
+        "vllmImage+gpuType": { gpuType: "nvidia-rtx-pro-6000", region: "us-central1", vllmImage: "vllm/vllm-openai:v0.8.5.post1" },
+        "loraAdapters+servedModelName": { servedModelName: "mine", loraAdapters: [{ name: "mine", repo: "org/lora", revision: "b".repeat(40) }] },
     };
-    for (const rule of CROSS_KEY_RULES) {
+    // Rules no value can break with today's GPUs: their check is tested on its own below.
+    const UNREACHABLE = ["quantization+gpuType"];
+    it("quantization fp8 is refused on a GPU below compute capability 8.9, and none of today's is", () => {
+        assert.deepEqual(fp8GpuProblems("nvidia-t4", { computeCapability: 7.5 }).map((p) => [p.key, p.allowed, p.fix]), [["quantization", "nvidia-t4 has compute capability 7.5; vLLM's FP8 W8A8 needs 8.9", "npx pulumi config set quantization none"]]);
+        for (const [gpuType, gpu] of Object.entries(GPU_TYPES)) assert.deepEqual(fp8GpuProblems(gpuType, gpu), [], gpuType);
+    });
+    for (const rule of CROSS_KEY_RULES.filter((r) => !UNREACHABLE.includes(r.keys.join("+")))) {
         it(`rule across ${rule.keys.join(" and ")}: "${rule.rule}"`, () => {
             const example = VIOLATIONS[rule.keys.join("+")];
             assert.ok(example, "has a violating example in this test");
             const problems = problemsOf(example);
             assert.equal(problems.length, 1, JSON.stringify(problems));
-            assert.ok(rule.keys.map((k) => configKeyOf(k)).includes(problems[0].key), problems[0].key);
+            assert.ok(rule.keys.map((k) => configKeyOf(k)).some((k) => problems[0].key === k || problems[0].key.startsWith(`${k}[`)), problems[0].key);
             assert.match(problems[0].fix, /^npx pulumi config set /);
         });
     }
 
     it("a key's own problem silences the rules that involve it (one message per mistake)", () => {
         assert.deepEqual(problemsOf({ cpu: 3, memory: "32Gi" }).map((p) => [p.key, p.allowed]), [["cpu", "nvidia-l4 needs one of 4, 6, 8 CPUs"]]);
+        assert.deepEqual(problemsOf({ cpu: 21 }).map((p) => p.key), ["cpu"]);
         assert.deepEqual(problemsOf({ maxInstances: 0, minInstances: 1 }).map((p) => p.key), ["maxInstances"]);
     });
 
@@ -143,8 +155,31 @@ describe("the contract", () => {
         );
     });
 
-    it("another model with its own revision is fine; the default model needs none", () => {
-        assert.deepEqual(problemsOf({ model: "google/gemma-3-4b-it", modelRevision: "a".repeat(40) }), []);
+    it("another model with its own revision is fine; a catalogued model needs none (the catalog pins one)", () => {
+        assert.deepEqual(problemsOf({ model: "someone/uncatalogued-model", modelRevision: "a".repeat(40) }), []);
         assert.deepEqual(problemsOf({ model: DEFAULTS.model }), []);
+        assert.deepEqual(problemsOf({ model: "google/gemma-3-4b-it" }), []);
+        // Catalogued without a pinned commit: like any other model.
+        assert.deepEqual(problemsOf({ model: "RedHatAI/gemma-3-12b-it-quantized.w4a16" }).map((p) => p.key), ["modelRevision"]);
+    });
+
+    it("the GPU picks CPU and memory when they are unset: one change moves a stack to the RTX PRO 6000", () => {
+        assert.deepEqual(problemsOf({ gpuType: "nvidia-rtx-pro-6000", region: "us-central1" }), []);
+        assert.deepEqual(problemsOf({ gpuType: "nvidia-rtx-pro-6000", region: "us-central1", cpu: 8, memory: "32Gi" }).map((p) => [p.key, p.fix]), [
+            ["cpu", "npx pulumi config set cpu 20"],
+            ["memory", "npx pulumi config set memory 80Gi"],
+        ]);
+        assert.deepEqual(problemsOf({ gpuType: "nvidia-rtx-pro-6000", region: "us-east4" }).map((p) => p.key), ["gcp:region"]);
+    });
+
+    it("LoRA adapters: each field checked, names unique, ranks only vLLM's", () => {
+        const ok = { name: "sql", repo: "org/sql-lora", revision: "c".repeat(40) };
+        assert.deepEqual(problemsOf({ loraAdapters: [ok, { ...ok, name: "chat" }], maxLoraRank: 64 }), []);
+        assert.deepEqual(
+            problemsOf({ loraAdapters: [ok, { ...ok }, { name: "-bad", repo: "no-slash", revision: "main" }] }).map((p) => p.key),
+            ["loraAdapters[1].name", "loraAdapters[2].name", "loraAdapters[2].repo", "loraAdapters[2].revision"],
+        );
+        assert.deepEqual(problemsOf({ loraAdapters: [{ name: "x" }] as never }).map((p) => p.key), ["loraAdapters"]);
+        assert.match(problemsOf({ maxLoraRank: 24 })[0].allowed, /one of 8, 16, 32, 64, 128, 256, 320, 512/);
     });
 });

@@ -12,6 +12,8 @@ export const PROJECT = "vllm-cloudrun";
 export const FAKE_TOKEN = "hf_FAKE-token-for-tests-0123456789-XYZ";
 export const GCP_PROJECT = "my-proj";
 export const FAKE_DIGEST = "sha256:" + "ab".repeat(32);
+/** The commit the model catalog pins for the default model (modelRevision's default resolves to it). */
+export const DEFAULT_REVISION = "dcc83ea841ab6100d6b47a070329e1ba4cf78752";
 /** What the fake Docker Hub says vllm/vllm-openai:<tag> is. */
 export const FAKE_BASE_DIGEST = "sha256:" + "cd".repeat(32);
 

@@ -55,6 +55,8 @@ function schemaTypeOf(def: KeyDef): PropertySpec {
             return { type: "boolean" };
         case "string[]":
             return { type: "array", items: { type: "string", plain: true } };
+        case "adapter[]":
+            return { type: "array", items: { $ref: "#/types/vllm-cloudrun:index:LoraAdapter", plain: true } };
     }
 }
 
@@ -69,22 +71,30 @@ const ref = (name: string): PropertySpec => ({ $ref: `#/types/vllm-cloudrun:inde
 
 /** The output object types, field by field as their TypeScript interfaces declare them (`?` = optional). */
 const OBJECT_TYPES: Record<string, Record<string, string>> = {
+    // config/args.ts (generated)
+    LoraAdapter: { name: "string", repo: "string", revision: "string" },
     // client/snippets.ts
-    Snippets: { curlCompletions: "string", curl: "string", typescript: "string", python: "string" },
+    Snippets: { curlCompletions: "string", curl: "string", typescript: "string", python: "string", "curlImage?": "string", "typescriptImage?": "string", "pythonImage?": "string" },
     // config/startup.ts
-    StartupEstimate: { expectedSeconds: "number", windowSeconds: "number", exceedsCloudRunLimit: "boolean" },
-    // config/preflight.ts
+    StartupEstimate: { expectedSeconds: "number", windowSeconds: "number", exceedsCloudRunLimit: "boolean", safetyFactor: "number" },
+    // config/memory.ts
     MemoryEstimate: {
         gpuType: "string",
         budgetGiB: "number",
+        weightFormat: "string",
         weightsGiB: "number",
         overheadGiB: "number",
+        loraGiB: "number",
         kvCacheGiB: "number",
         kvPerTokenKiB: "number",
         kvCacheTokens: "number",
         fullLengthSequences: "number",
+        maxContextAtConcurrency: "number",
+        cudaGraphGiB: "number",
+        outsideBudgetGiB: "number",
         singleStreamCeilingTokensPerSecond: "number",
         verdict: "string",
+        "limitedBy?": "string",
         source: "string",
     },
     CostEstimate: {
@@ -229,7 +239,9 @@ describe("the inferred package schema", () => {
             assert.deepEqual(t.required, Object.keys(fields).filter((f) => !f.endsWith("?")).sort(), name);
             for (const [field, type] of Object.entries(fields)) {
                 const shape = without(t.properties[field.replace(/\?$/, "")], "description", "optional");
-                assert.deepEqual(shape, type === "string[]" ? { type: "array", items: { type: "string" } } : { type }, `${name}.${field}`);
+                // An input type's fields are plain values in the args (no Input<T>); output types' are not marked.
+                const plain = name === "LoraAdapter" ? { plain: true } : {};
+                assert.deepEqual(shape, type === "string[]" ? { type: "array", items: { type: "string" } } : { type, ...plain }, `${name}.${field}`);
             }
         }
     });

@@ -22,10 +22,11 @@ function resourceManager(held: readonly string[], status = 200) {
 }
 
 const settings = {
-    project: "my-proj", region: "us-east4", names: {} as Settings["names"], hfToken: pulumi.output("hf_x"), model: DEFAULTS.model, modelRevision: DEFAULTS.modelRevision,
+    project: "my-proj", region: "us-east4", names: {} as Settings["names"], hfToken: pulumi.output("hf_x"), model: DEFAULTS.model, modelRevision: "dcc83ea841ab6100d6b47a070329e1ba4cf78752",
     servedModelName: DEFAULTS.model, vllmImage: DEFAULTS.vllmImage, baseImage: { registry: "docker.io", path: "vllm/vllm-openai", tag: "v0.10.2" }, gpuType: "nvidia-l4", cpu: 8, memory: "32Gi", memoryGiB: 32,
     minInstances: 0, maxInstances: 1, concurrency: 64, maxModelLen: 8192, gpuMemoryUtilization: 0.9, gpuZonalRedundancy: false, deletionProtection: false, invokers: [],
     build: { region: "us-central1", machineType: "e2-highcpu-8", diskSizeGb: 200, timeoutMinutes: 90 }, preflightChecks: true, public: false, smokeTest: false, startupMode: "fast", weights: "image", labels: {}, gcpAuth: {}, notices: [],
+    quantization: "none", kvCacheDtype: "auto", imageInput: true, imagesPerPrompt: 1, loraAdapters: [], maxLoraRank: 0, 
 } as Settings;
 const hfOk = () => Promise.resolve({ status: 200, text: "{}" });
 

@@ -2,34 +2,33 @@ import { afterEach, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULTS, Settings } from "../config";
-import { checkModelAccess, estimateCost, estimateGpuMemory, HttpGet, runPreflight } from "../config/preflight";
-import { architectureFromConfig, MODEL_CATALOG } from "../config/model-catalog";
+import { checkModelAccess, estimateCost, HttpGet, runPreflight } from "../config/preflight";
+import { estimateGpuMemory } from "../config/memory";
+import { MODEL_CATALOG } from "../config/model-catalog";
 import { GooglePost } from "../config/permissions";
-import { FAKE_TOKEN, isConfigError, runProgram } from "./harness";
+import { DEFAULT_REVISION, FAKE_TOKEN, isConfigError, runProgram } from "./harness";
 
 
-const base = { gpuType: "nvidia-l4", gpuMemoryUtilization: 0.9, maxModelLen: 8192, concurrency: 64 };
 
 /** Settings for runPreflight without the Pulumi program around it. */
 function settings(over: Partial<Settings> = {}): Settings {
     return {
         project: "p", region: "us-central1", names: {} as Settings["names"], hfToken: pulumi.output(FAKE_TOKEN),
-        model: DEFAULTS.model, modelRevision: DEFAULTS.modelRevision, servedModelName: DEFAULTS.model, vllmImage: DEFAULTS.vllmImage,
+        model: DEFAULTS.model, modelRevision: "dcc83ea841ab6100d6b47a070329e1ba4cf78752", servedModelName: DEFAULTS.model, vllmImage: DEFAULTS.vllmImage,
         baseImage: { registry: "docker.io", path: "vllm/vllm-openai", tag: "v0.10.2" },
         gpuType: "nvidia-l4", cpu: 8, memory: "32Gi", memoryGiB: 32, minInstances: 0, maxInstances: 1, concurrency: 64, maxModelLen: 8192,
         gpuMemoryUtilization: 0.9, gpuZonalRedundancy: false, deletionProtection: false, invokers: [],
         build: { region: "us-central1", machineType: "e2-highcpu-8", diskSizeGb: 200, timeoutMinutes: 90 }, preflightChecks: true, public: false, smokeTest: false, startupMode: "fast", weights: "image", labels: {},
-        gcpAuth: {}, notices: [],
+        gcpAuth: {}, notices: [], quantization: "none", kvCacheDtype: "auto", imageInput: true, imagesPerPrompt: 1, loraAdapters: [], maxLoraRank: 0, 
         ...over,
     };
 }
 
 /** A fake Hugging Face that records what it was asked. */
-function fakeHub(status: number, body: unknown = {}, params?: number) {
+function fakeHub(status: number, body: unknown = {}) {
     const calls: { url: string; headers: Record<string, string> }[] = [];
     const http: HttpGet = (url, headers) => {
         calls.push({ url, headers });
-        if (url.includes("/api/models/")) return Promise.resolve({ status: params === undefined ? 404 : 200, text: JSON.stringify({ safetensors: { total: params } }) });
         return Promise.resolve({ status, text: JSON.stringify(body) });
     };
     return { http, calls };
@@ -40,30 +39,23 @@ const allGranted: GooglePost = (_url, body) => Promise.resolve({ status: 200, da
 
 const timeout: HttpGet = () => Promise.reject(Object.assign(new Error(`timeout for Bearer ${FAKE_TOKEN}`), { name: "TimeoutError" }));
 
+const shape = { gpuType: "nvidia-l4", gpuMemoryUtilization: 0.9, maxModelLen: 8192, concurrency: 64, quantization: "none", kvCacheDtype: "auto", imagesPerPrompt: 0, cudaGraphs: false, loras: 0, maxLoraRank: 0 } as const;
+
 describe("GPU memory estimate", () => {
-    it("gemma-3-1b fits an L4 with room for 80 full-length sequences", () => {
-        const m = estimateGpuMemory(MODEL_CATALOG["google/gemma-3-1b-it"], base);
-        assert.deepEqual([m.budgetGiB, m.weightsGiB, m.kvCacheGiB, m.kvPerTokenKiB, m.fullLengthSequences, m.verdict], [20.24, 1.86, 16.38, 26, 80, "fits"]);
+    it("gemma-3-1b fits an L4 with room for hundreds of full-length sequences (22 of 26 layers keep only a 512-token window)", () => {
+        const m = estimateGpuMemory(MODEL_CATALOG["google/gemma-3-1b-it"], shape);
+        assert.deepEqual([m.budgetGiB, m.weightsGiB, m.kvCacheGiB, m.fullLengthSequences, m.verdict], [20.24, 1.86, 17.36, 413, "fits"]);
     });
 
     it("Qwen2.5-7B fits, but tightly at concurrency 64", () => {
-        const m = estimateGpuMemory(MODEL_CATALOG["Qwen/Qwen2.5-7B-Instruct"], base);
+        const m = estimateGpuMemory(MODEL_CATALOG["Qwen/Qwen2.5-7B-Instruct"], shape);
         assert.equal(m.verdict, "tight");
         assert.ok(m.fullLengthSequences >= 1 && m.fullLengthSequences < 64, String(m.fullLengthSequences));
     });
 
-    it("gemma-3-12b in bf16 does not fit an L4 at all", () => {
-        const m = estimateGpuMemory(MODEL_CATALOG["google/gemma-3-12b-it"], base);
-        assert.equal(m.verdict, "does-not-fit");
-        assert.equal(m.kvCacheGiB, 0);
-    });
-
-    it("reads architecture from a config.json, including multimodal text_config", () => {
-        const arch = architectureFromConfig({ text_config: { num_hidden_layers: 34, num_attention_heads: 8, num_key_value_heads: 4, head_dim: 256, hidden_size: 2560, max_position_embeddings: 131072 } }, 4.3, "src");
-        assert.deepEqual(arch, { paramsB: 4.3, layers: 34, kvHeads: 4, headDim: 256, maxContext: 131072, source: "src" });
-        const derived = architectureFromConfig({ num_hidden_layers: 2, num_attention_heads: 4, hidden_size: 64, max_position_embeddings: 512 }, 0.01, "src");
-        assert.deepEqual(derived, { paramsB: 0.01, layers: 2, kvHeads: 4, headDim: 16, maxContext: 512, source: "src" });
-        assert.equal(architectureFromConfig({ num_hidden_layers: 2 }, 1, "src"), undefined);
+    it("gemma-3-12b in bf16 does not fit an L4 at all: its weights alone are over the budget", () => {
+        const m = estimateGpuMemory(MODEL_CATALOG["google/gemma-3-12b-it"], shape);
+        assert.deepEqual([m.verdict, m.limitedBy, m.kvCacheGiB], ["does-not-fit", "weights", 0]);
     });
 });
 
@@ -88,9 +80,9 @@ describe("cost estimate", () => {
 describe("gated-model access check", () => {
     it("asks for config.json at the pinned revision, with the token in the header only", async () => {
         const hub = fakeHub(200, { num_hidden_layers: 26 });
-        const r = await checkModelAccess("google/gemma-3-1b-it", DEFAULTS.modelRevision, FAKE_TOKEN, hub.http);
+        const r = await checkModelAccess("google/gemma-3-1b-it", DEFAULT_REVISION, FAKE_TOKEN, hub.http);
         assert.equal(r.kind, "ok");
-        assert.equal(hub.calls[0].url, `https://huggingface.co/google/gemma-3-1b-it/resolve/${DEFAULTS.modelRevision}/config.json`);
+        assert.equal(hub.calls[0].url, `https://huggingface.co/google/gemma-3-1b-it/resolve/${DEFAULT_REVISION}/config.json`);
         assert.deepEqual(hub.calls[0].headers, { Authorization: `Bearer ${FAKE_TOKEN}` });
         assert.ok(!hub.calls[0].url.includes(FAKE_TOKEN));
     });
@@ -121,20 +113,32 @@ describe("gated-model access check", () => {
     });
 
     it("reads an uncatalogued model's architecture from the Hub and checks its context", async () => {
-        const config = { num_hidden_layers: 24, num_attention_heads: 14, num_key_value_heads: 2, hidden_size: 896, max_position_embeddings: 4096 };
-        const hub = fakeHub(200, config, 494_000_000);
+        const config = { num_hidden_layers: 24, num_attention_heads: 14, num_key_value_heads: 2, hidden_size: 896, intermediate_size: 4864, vocab_size: 151936, max_position_embeddings: 4096, tie_word_embeddings: true };
+        const hub = fakeHub(200, config);
         const err = await runPreflight(settings({ model: "someone/small-model" }), { network: true, http: hub.http, googlePost: allGranted }).catch((e: unknown) => e);
         assert.ok(isConfigError(err), "maxModelLen 8192 exceeds the model's 4096");
         assert.deepEqual(err.problems.map((p) => [p.key, p.fix]), [["maxModelLen", "npx pulumi config set maxModelLen 4096"]]);
         const ok = await runPreflight(settings({ model: "someone/small-model", maxModelLen: 4096 }), { network: true, http: hub.http, googlePost: allGranted });
         assert.equal(ok.memory?.verdict, "fits");
+        // 0.49B parameters from the architecture (Qwen2.5-0.5B's shape), in bf16.
         assert.equal(ok.memory?.weightsGiB, 0.92);
     });
 
-    it("warns when an uncatalogued model cannot be checked offline", async () => {
+    it("says plainly when an uncatalogued model's fit was not checked, and how to check it", async () => {
         const report = await runPreflight(settings({ model: "someone/small-model" }), { network: false });
         assert.equal(report.memory, undefined);
-        assert.match(report.warnings[0], /not in the model catalog/);
+        assert.match(report.warnings[0], /GPU memory fit was NOT checked: someone\/small-model is not in the model catalog .* Check it with preflightChecks on/);
+    });
+
+    it("with no Hub, a model whose name says it cannot fit is refused anyway (a 70B model on an L4)", async () => {
+        const err = await runPreflight(settings({ model: "meta-llama/Llama-3.3-70B-Instruct" }), { network: true, http: timeout, googlePost: allGranted }).catch((e: unknown) => e);
+        assert.ok(isConfigError(err));
+        assert.equal(err.problems[0].key, "model");
+        assert.match(err.problems[0].allowed, /its name says 70B parameters: at 16 bits per weight that is 130.39 GiB of weights, more than the 20.24 GiB/);
+        // Even 4-bit, by its name: 32.6 GiB.
+        const awq = await runPreflight(settings({ model: "someone/Llama-3.3-70B-Instruct-AWQ" }), { network: false }).catch((e: unknown) => e);
+        assert.ok(isConfigError(awq));
+        assert.match(awq.problems[0].allowed, /at 4 bits per weight that is 32.6 GiB/);
     });
 });
 
@@ -148,14 +152,19 @@ describe("preflight in the program", () => {
         const r = await runProgram({ config: { model: "google/gemma-3-12b-it", modelRevision: "1".repeat(40) } });
         assert.ok(isConfigError(r.error));
         assert.equal(r.error.problems[0].key, "model");
-        assert.match(r.error.problems[0].allowed, /does not fit one nvidia-l4 \(budget 20.24 GiB .* weights 22.72 GiB/);
+        assert.match(r.error.problems[0].allowed, /does not fit one nvidia-l4: weights and runtime need 3.81 GiB more than the 20.24 GiB budget \(budget 20.24 GiB .* weights 22.71 GiB \(bf16\)/);
+        // The nearest settings that work, each with what it leads to; the fix is the first.
+        assert.match(r.error.problems[0].allowed, /Settings that fit:\n\s+npx pulumi config set quantization fp8   \(tight: 7 full-length sequences/);
+        assert.equal(r.error.problems[0].fix, "npx pulumi config set quantization fp8");
         assert.deepEqual(r.resources.filter((x) => x.type !== "pulumi:pulumi:Stack"), []);
     });
 
     it("a context the KV cache cannot hold suggests the largest that fits", async () => {
         const r = await runProgram({ config: { model: "mistralai/Mistral-7B-Instruct-v0.3", modelRevision: "2".repeat(40), maxModelLen: 32768, gpuMemoryUtilization: "0.8" } });
         assert.ok(isConfigError(r.error));
-        assert.deepEqual(r.error.problems.map((p) => [p.key, p.fix]), [["maxModelLen", "npx pulumi config set maxModelLen 19456"]]);
+        assert.deepEqual(r.error.problems.map((p) => p.key), ["maxModelLen"]);
+        assert.match(r.error.problems[0].allowed, /one 32768-token sequence needs 4 GiB of KV cache and \d+(\.\d+)? GiB is left/);
+        assert.match(r.error.problems[0].fix, /^npx pulumi config set (maxModelLen|kvCacheDtype|quantization) /);
         assert.deepEqual(r.resources.filter((x) => x.type !== "pulumi:pulumi:Stack"), []);
     });
 
@@ -177,7 +186,7 @@ describe("preflight in the program", () => {
         process.env.GOOGLE_APPLICATION_CREDENTIALS = "/nonexistent/adc.json";
         try {
             const r = await runProgram({ config: { preflightChecks: true } });
-            assert.deepEqual(seen, [`https://huggingface.co/google/gemma-3-1b-it/resolve/${DEFAULTS.modelRevision}/config.json`]);
+            assert.deepEqual(seen, [`https://huggingface.co/google/gemma-3-1b-it/resolve/${DEFAULT_REVISION}/config.json`]);
             assert.ok(isConfigError(r.error));
             assert.deepEqual(r.error.problems.map((p) => p.key), ["Google credentials", "hfToken"]);
             assert.match(r.error.problems[0].fix, /^gcloud auth application-default login/);
