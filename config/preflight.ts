@@ -277,7 +277,10 @@ function candidates(s: Readonly<Settings>, spec: ModelSpec, m: MemoryEstimate): 
     if (spec.vision !== null && s.imageInput) out.push({ command: set("imageInput", "false"), apply: { imageInput: false } });
     for (const [gpuType, gpu] of Object.entries(GPU_TYPES)) {
         if (gpuType === s.gpuType || gpu.usableGiB <= GPU_TYPES[s.gpuType].usableGiB) continue;
-        const region = gpu.regions.includes(s.region) ? "" : ` && npx pulumi config set gcp:region ${gpu.regions.find((r) => !gpu.invitationOnlyRegions.includes(r))}`;
+        // The nearest self-serve region: same continent prefix (us-, europe-, asia-) first.
+        const open = gpu.regions.filter((r) => !gpu.invitationOnlyRegions.includes(r));
+        const near = open.find((r) => r.split("-")[0] === s.region.split("-")[0]) ?? open[0];
+        const region = gpu.regions.includes(s.region) ? "" : ` && npx pulumi config set gcp:region ${near}`;
         out.push({ command: `${set("gpuType", gpuType)} && npx pulumi config rm cpu && npx pulumi config rm memory${region}`, apply: { gpuType, cpu: gpu.defaultCpu, memory: gpu.defaultMemory } });
     }
     return out;
@@ -343,7 +346,7 @@ export function fitAndCost(s: Readonly<Settings>, spec: ModelSpec | undefined, p
             problems.push({
                 key,
                 value,
-                allowed: `does not fit one ${s.gpuType}: ${shortfall(s, spec, memory)} (${numbersOf(s, memory)}).${alternatives.length > 0 ? ` Settings that fit:\n           ${alternatives.join("\n           ")}` : " Nothing nearby fits: pick a smaller model (README \"Choosing a model\")."}`,
+                allowed: `does not fit one ${s.gpuType}: ${shortfall(s, spec, memory)} (${numbersOf(s, memory)}).${alternatives.length > 0 ? ` Settings that run (nearest first):\n           ${alternatives.join("\n           ")}` : " Nothing nearby fits: pick a smaller model (README \"Choosing a model\")."}`,
                 fix: alternatives.length > 0 ? alternatives[0].split("   (")[0] : "npx pulumi config set model google/gemma-3-4b-it",
             });
         } else if (memory.verdict === "tight") {

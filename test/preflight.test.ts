@@ -154,7 +154,7 @@ describe("preflight in the program", () => {
         assert.equal(r.error.problems[0].key, "model");
         assert.match(r.error.problems[0].allowed, /does not fit one nvidia-l4: weights and runtime need 3.81 GiB more than the 20.24 GiB budget \(budget 20.24 GiB .* weights 22.71 GiB \(bf16\)/);
         // The nearest settings that work, each with what it leads to; the fix is the first.
-        assert.match(r.error.problems[0].allowed, /Settings that fit:\n\s+npx pulumi config set quantization fp8   \(tight: 7 full-length sequences/);
+        assert.match(r.error.problems[0].allowed, /Settings that run \(nearest first\):\n\s+npx pulumi config set quantization fp8   \(tight: 7 full-length sequences/);
         assert.equal(r.error.problems[0].fix, "npx pulumi config set quantization fp8");
         assert.deepEqual(r.resources.filter((x) => x.type !== "pulumi:pulumi:Stack"), []);
     });
