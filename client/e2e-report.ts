@@ -3,6 +3,7 @@
 // Nothing secret goes in: the run redacts the Hugging Face token from the whole text as well.
 import type { OpMap } from "@pulumi/pulumi/automation";
 import { DEFAULTS } from "../config";
+import { GPU_TYPES } from "../config/gpus";
 import { estimateCost } from "../config/preflight";
 import { PRICES_AS_OF, PRICING_SOURCE } from "../config/pricing";
 import type { LeftoverCheck } from "./leftovers";
@@ -52,7 +53,9 @@ const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** di
 
 /** USD per hour of one instance of the e2e stack (Pulumi.yaml's defaults) from the price table, for when the stack has no outputs. */
 export function defaultInstanceHourUsd(region: string): number {
-    return estimateCost({ region, gpuType: DEFAULTS.gpuType, cpu: DEFAULTS.cpu, memory: DEFAULTS.memory, gpuZonalRedundancy: DEFAULTS.gpuZonalRedundancy, minInstances: 0 }).perInstanceHour;
+    // cpu 0 and memory "" mean the GPU's own defaults.
+    const gpu = GPU_TYPES[DEFAULTS.gpuType];
+    return estimateCost({ region, gpuType: DEFAULTS.gpuType, cpu: gpu.defaultCpu, memory: gpu.defaultMemory, gpuZonalRedundancy: DEFAULTS.gpuZonalRedundancy, minInstances: 0 }).perInstanceHour;
 }
 
 /**

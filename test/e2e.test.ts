@@ -741,3 +741,12 @@ describe("leftovers: what is still there after destroy", () => {
         assert.equal(opts.validateStatus(403), true);
     });
 });
+
+describe("the run's price from the table", () => {
+    it("prices the default stack's instance with the GPU's default CPU and memory (cpu 0 and memory \"\" mean those)", async () => {
+        const { defaultInstanceHourUsd, typicalRunCost } = await import("../client/e2e-report");
+        assert.equal(defaultInstanceHourUsd("us-east4"), 1.42);
+        // 45 minutes of one instance plus the build: what the README quotes as "at most about $1.55".
+        assert.ok(typicalRunCost("us-east4").estimateUsd <= 1.55, String(typicalRunCost("us-east4").estimateUsd));
+    });
+});
