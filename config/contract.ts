@@ -304,7 +304,8 @@ export function configKeyOf(key: ContractKey): string {
 export function setCommand(key: ContractKey, value?: string): string {
     const def = CONTRACT[key] as KeyDef;
     if (def.setCommand !== undefined) return def.setCommand;
-    return `${PULUMI} config set ${configKeyOf(key)} ${value ?? def.example ?? JSON.stringify(def.default)}`;
+    const shown = typeof def.default === "string" ? def.default : JSON.stringify(def.default);
+    return `${PULUMI} config set ${configKeyOf(key)} ${value ?? def.example ?? shown}`;
 }
 
 /** The key's description, with how to set it when that is not the usual `config set KEY VALUE`. */
