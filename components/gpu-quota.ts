@@ -28,6 +28,17 @@ export function grantedIn(info: QuotaInfo, region: string): number | undefined {
     return value === undefined || value === "" ? undefined : Number(value);
 }
 
+/**
+ * Whole GPUs from a GPU quota value: divided by the GPU's quota units (milli-GPUs for the RTX PRO
+ * 6000). A value below one unit that is not 0 or -1 is read as whole GPUs, so the check never
+ * refuses a project for a unit it got wrong.
+ */
+export function gpusFromQuota(gpuType: string, value: number | undefined): number | undefined {
+    const units = GPU_TYPES[gpuType].quotaUnitsPerGpu;
+    if (value === undefined || value <= 0 || units === 1 || value < units) return value;
+    return Math.floor(value / units);
+}
+
 export interface QuotaReport {
     /** Empty when the quota is enough; otherwise the lines of the error message. */
     problems: string[];
@@ -66,7 +77,8 @@ export function quotaProblems(needs: QuotaNeeds, gpuGranted: number | undefined,
         const mode = needs.zonalRedundancy ? "with zonal redundancy" : "without zonal redundancy";
         problems.push(
             `GPU quota ${SERVICE}/${quotaId} (${needs.gpuType} ${mode}) in ${needs.region} is ${granted}; this stack needs ${needs.maxInstances} (maxInstances).`,
-            `  request it: gcloud beta quotas preferences create --service=${SERVICE} --quota-id=${quotaId} --preferred-value=${needs.maxInstances} --dimensions=region=${needs.region} --project=${needs.project} --email="$(gcloud config get-value account)"`,
+            // In the quota's own units (milli-GPUs for the RTX PRO 6000).
+            `  request it: gcloud beta quotas preferences create --service=${SERVICE} --quota-id=${quotaId} --preferred-value=${needs.maxInstances * gpu.quotaUnitsPerGpu} --dimensions=region=${needs.region} --project=${needs.project} --email="$(gcloud config get-value account)"`,
             `  or in the console: https://console.cloud.google.com/iam-admin/quotas?project=${needs.project} (filter: ${quotaId}, region ${needs.region})`,
             ...(granted > 0 ? [`  or lower the need: npx pulumi config set maxInstances ${granted}`] : []),
             ...(needs.zonalRedundancy ? ["  or use the quota new projects get more easily: npx pulumi config set gpuZonalRedundancy false"] : []),
@@ -134,7 +146,7 @@ export class GpuQuotaCheck extends pulumi.ComponentResource {
         const cpuInfo = gcp.cloudquota.getSQuotaInfoOutput({ parent, service: SERVICE, quotaId: CPU_QUOTA_ID }, invokeOpts);
 
         this.report = pulumi.all([gpuInfo, memInfo, cpuInfo]).apply(([g, m, c]) => {
-            const gpuGranted = grantedIn(g, args.region);
+            const gpuGranted = gpusFromQuota(args.gpuType, grantedIn(g, args.region));
             const memBytes = grantedIn(m, args.region);
             const cpuMilli = grantedIn(c, args.region);
             return {

@@ -130,6 +130,13 @@ export interface LlmServiceArgs extends Omit<VllmFlags, "maxNumSeqs" | "port" | 
      */
     startupSeconds?: number;
     labels?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /**
+     * Whether the GPU's driver needs the CUDA forward-compatibility libraries the vLLM image ships
+     * (the L4's 535 driver is CUDA 12.2, the image 12.8). false turns them off in images that honor
+     * VLLM_ENABLE_CUDA_COMPATIBILITY: a newer driver (the RTX PRO 6000's 580) must not load an older
+     * user-mode driver (CUDA error 803). Default: true (the image's own setting, no env).
+     */
+    cudaForwardCompat?: boolean;
 }
 
 /** Cloud Run service running vLLM on one GPU, private to its invokers. */
@@ -186,6 +193,7 @@ export class LlmService extends pulumi.ComponentResource {
                                 // Baked weights only: a local path (weights: gcs) needs no hub, and vLLM may refuse
                                 // one when HF_HUB_OFFLINE=1 (https://github.com/vllm-project/vllm/issues/23684).
                                 ...(args.weightsBucket === undefined ? [{ name: "HF_HUB_OFFLINE", value: "1" }] : []),
+                                ...(args.cudaForwardCompat === false ? [{ name: "VLLM_ENABLE_CUDA_COMPATIBILITY", value: "0" }] : []),
                                 // vLLM reads VLLM_API_KEY like --api-key, without putting it on a command line.
                                 ...(args.apiKeySecret === undefined
                                     ? []

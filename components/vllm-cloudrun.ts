@@ -5,6 +5,8 @@ import { explainForArgs, pullsThroughDockerHubRemote, secretProblems, SecretKey,
 import { ConfigError, ConfigProblem } from "../config/errors";
 import { CostEstimate, fitAndCost, MemoryEstimate, PreflightReport, runPreflight } from "../config/preflight";
 import { MODEL_CATALOG } from "../config/model-catalog";
+import { GPU_TYPES } from "../config/gpus";
+import { compareVersions } from "../config/vllm-images";
 import { StartupEstimate } from "../config/startup";
 import { accessMode, Snippets, snippets } from "../client/snippets";
 import { ProjectApis } from "./apis";
@@ -283,6 +285,8 @@ export class VllmCloudRun extends pulumi.ComponentResource {
             imagesPerPrompt: preflight.plan.vision ? (s.imageInput ? s.imagesPerPrompt : 0) : undefined,
             loraAdapters: s.loraAdapters,
             maxLoraRank: preflight.plan.maxLoraRank,
+            // Forward compatibility only for drivers older than the image's CUDA 12.8.
+            cudaForwardCompat: compareVersions(GPU_TYPES[s.gpuType].driverCuda, "12.8") < 0,
             gpuType: s.gpuType,
             cpu: s.cpu,
             memory: s.memory,

@@ -24,7 +24,7 @@ export interface VllmCloudRunArgs {
      */
     project: string;
     /**
-     * Region of the Cloud Run service and its image repository; it must offer the GPU (nvidia-l4: us-east4, europe-west1, europe-west4, asia-southeast1; us-central1 and asia-south1 by invitation). A stack reads gcp:region (or GOOGLE_REGION, GCLOUD_REGION, CLOUDSDK_COMPUTE_REGION).
+     * Region of the Cloud Run service and its image repository; it must offer the GPU (nvidia-l4: us-east4, europe-west1, europe-west4, asia-southeast1, us-central1 by invitation; nvidia-rtx-pro-6000: us-central1, europe-west4, asia-southeast1, asia-south2 by invitation). A stack reads gcp:region (or GOOGLE_REGION, GCLOUD_REGION, CLOUDSDK_COMPUTE_REGION).
      *
      * Required. Stack config: `gcp:region`.
      */
@@ -114,7 +114,7 @@ export interface VllmCloudRunArgs {
      */
     quantization?: string;
     /**
-     * KV cache precision (vLLM --kv-cache-dtype): auto (the model's dtype) or fp8 (half the memory per token, so about twice the context or concurrency; refused for models with known failures, e.g. Gemma 3: vllm#29531).
+     * KV cache precision (vLLM --kv-cache-dtype): auto (the model's dtype) or fp8 (half the memory per token). fp8 is refused with vLLM images before 0.11 (the default v0.10.2 falls back to its V0 engine with uncalibrated scales on both Cloud Run GPUs) and for Gemma 3 (vllm#29531).
      *
      * Default: `"auto"`. Allowed: one of `auto`, `fp8`. Stack config: `kvCacheDtype`.
      */

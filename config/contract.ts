@@ -12,6 +12,9 @@ import { DEFAULT_REGION, GPU_TYPES, gpuRegionsFor } from "./gpus";
 import { MODEL_CATALOG } from "./model-catalog";
 import { compareVersions, vllmRelease } from "./vllm-images";
 
+/** First vLLM release this program lets use an FP8 KV cache on Cloud Run's GPUs (see the kvCacheDtype rule). */
+export const FP8_KV_MIN_VLLM_RELEASE = "0.11.0";
+
 /** vLLM's FP8 W8A8 kernels need Ada (8.9) or newer; below it vLLM falls back to weight-only FP8 through Marlin kernels (vllm/model_executor/layers/quantization/fp8.py). */
 export const FP8_MIN_COMPUTE_CAPABILITY = 8.9;
 
@@ -90,7 +93,7 @@ export const CONTRACT = {
     region: {
         type: "string",
         configKey: "gcp:region",
-        description: "Region of the Cloud Run service and its image repository; it must offer the GPU (nvidia-l4: us-east4, europe-west1, europe-west4, asia-southeast1; us-central1 and asia-south1 by invitation). A stack reads gcp:region (or GOOGLE_REGION, GCLOUD_REGION, CLOUDSDK_COMPUTE_REGION).",
+        description: "Region of the Cloud Run service and its image repository; it must offer the GPU (nvidia-l4: us-east4, europe-west1, europe-west4, asia-southeast1, us-central1 by invitation; nvidia-rtx-pro-6000: us-central1, europe-west4, asia-southeast1, asia-south2 by invitation). A stack reads gcp:region (or GOOGLE_REGION, GCLOUD_REGION, CLOUDSDK_COMPUTE_REGION).",
         example: "us-east4",
     },
     hfToken: {
@@ -163,7 +166,7 @@ export const CONTRACT = {
         type: "string",
         default: "auto",
         oneOf: KV_CACHE_DTYPES,
-        description: "KV cache precision (vLLM --kv-cache-dtype): auto (the model's dtype) or fp8 (half the memory per token, so about twice the context or concurrency; refused for models with known failures, e.g. Gemma 3: vllm#29531).",
+        description: "KV cache precision (vLLM --kv-cache-dtype): auto (the model's dtype) or fp8 (half the memory per token). fp8 is refused with vLLM images before 0.11 (the default v0.10.2 falls back to its V0 engine with uncalibrated scales on both Cloud Run GPUs) and for Gemma 3 (vllm#29531).",
     },
     imageInput: {
         type: "boolean",
@@ -446,6 +449,21 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
             v.kvCacheDtype === "fp8" && isGemma3(v.model)
                 ? problem("kvCacheDtype", "fp8", `${v.model} is a Gemma 3 model: FP8 KV cache fails under FlashInfer (https://github.com/vllm-project/vllm/issues/29531); use quantization fp8 or a shorter maxModelLen to make room instead`, setCommand("kvCacheDtype", "auto"))
                 : [],
+    },
+    {
+        keys: ["kvCacheDtype", "vllmImage"],
+        rule: `kvCacheDtype fp8 needs vLLM ${FP8_KV_MIN_VLLM_RELEASE} or newer: vLLM 0.10 has no FP8 KV cache in its V1 engine on either Cloud Run GPU and silently falls back to the V0 engine with uncalibrated scales.`,
+        check: (v) => {
+            const release = vllmRelease(v.vllmImage);
+            return v.kvCacheDtype === "fp8" && release !== undefined && compareVersions(release, FP8_KV_MIN_VLLM_RELEASE) < 0
+                ? problem(
+                      "kvCacheDtype",
+                      "fp8",
+                      `vLLM ${release} supports an FP8 KV cache in its V1 engine only on Hopper (FlashAttention 3, compute capability 9.x: vllm/platforms/cuda.py is_kv_cache_dtype_supported); on an L4 or RTX PRO 6000 it falls back to the V0 engine with XFormers and uncalibrated scales, which was measured to wreck accuracy on an 8.9 GPU. Use quantization fp8 for memory instead, or a newer vllmImage`,
+                      setCommand("kvCacheDtype", "auto"),
+                  )
+                : [];
+        },
     },
     {
         keys: ["vllmImage", "gpuType"],

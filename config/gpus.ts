@@ -49,6 +49,8 @@ export interface GpuType {
      * [without zonal redundancy], per project per region").
      */
     quotaIds: { zonal: string; nonZonal: string };
+    /** Quota units per GPU (1 unless Google counts this GPU's quota in milli-GPUs). */
+    quotaUnitsPerGpu: number;
 }
 
 export const GPU_TYPES: Readonly<Record<string, GpuType>> = Object.freeze({
@@ -73,6 +75,7 @@ export const GPU_TYPES: Readonly<Record<string, GpuType>> = Object.freeze({
         regions: ["asia-southeast1", "europe-west1", "europe-west4", "us-central1", "us-east4"],
         invitationOnlyRegions: ["us-central1"],
         quotaIds: { zonal: "NvidiaL4GpuAllocPerProjectRegion", nonZonal: "NvidiaL4GpuAllocNoZonalRedundancyPerProjectRegion" },
+        quotaUnitsPerGpu: 1,
     },
     "nvidia-rtx-pro-6000": {
         displayName: "NVIDIA RTX PRO 6000 Blackwell",
@@ -94,9 +97,10 @@ export const GPU_TYPES: Readonly<Record<string, GpuType>> = Object.freeze({
         maxMemoryGiB: 80,
         regions: ["asia-south2", "asia-southeast1", "europe-west4", "us-central1"],
         invitationOnlyRegions: ["asia-south2"],
-        // The L4 ids' pattern; seen in public code using the Cloud Quotas API with this GPU, not yet
-        // in Google's quota docs. If Google counts it in other units, the check errs towards passing.
+        // The L4 ids' pattern, as public code using the Cloud Quotas API with this GPU reads them (not
+        // yet in Google's quota docs); that code divides the value by 1000 ("RTX 6000 milli-units").
         quotaIds: { zonal: "NvidiaRtxPro6000GpuAllocPerProjectRegion", nonZonal: "NvidiaRtxPro6000GpuAllocNoZonalRedundancyPerProjectRegion" },
+        quotaUnitsPerGpu: 1000,
     },
 });
 

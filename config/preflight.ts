@@ -10,7 +10,8 @@ import { estimateGpuMemory, MemoryEstimate, ServingShape, weightsGiB } from "./m
 import { HOURS_PER_MONTH, PRICES_AS_OF, PRICING_SOURCE, TIER1, TIER1_REGIONS } from "./pricing";
 import { MAX_STARTUP_SECONDS, startupEstimate, StartupEstimate } from "./startup";
 import { adcPost, checkDeployerPermissions, GooglePost, grantCommands } from "./permissions";
-import { FP8_MIN_COMPUTE_CAPABILITY, isGemma3 } from "./contract";
+import { FP8_KV_MIN_VLLM_RELEASE, FP8_MIN_COMPUTE_CAPABILITY, isGemma3 } from "./contract";
+import { compareVersions, vllmRelease } from "./vllm-images";
 import { LORA_RANKS } from "./index";
 
 export { MemoryEstimate } from "./memory";
@@ -267,7 +268,9 @@ function candidates(s: Readonly<Settings>, spec: ModelSpec, m: MemoryEstimate): 
         const util = Math.floor((1 - (m.cudaGraphGiB + 0.25) / gpu.usableGiB) * 100) / 100;
         if (util > 0 && util < s.gpuMemoryUtilization) out.push({ command: set("gpuMemoryUtilization", util), apply: { gpuMemoryUtilization: util } });
     }
-    if (s.kvCacheDtype === "auto" && m.limitedBy !== "weights" && !isGemma3(spec.architecture ?? s.model)) out.push({ command: set("kvCacheDtype", "fp8"), apply: { kvCacheDtype: "fp8" } });
+    const release = vllmRelease(s.vllmImage);
+    const fp8KvWorks = release !== undefined && compareVersions(release, FP8_KV_MIN_VLLM_RELEASE) >= 0;
+    if (s.kvCacheDtype === "auto" && fp8KvWorks && m.limitedBy !== "weights" && !isGemma3(spec.architecture ?? s.model)) out.push({ command: set("kvCacheDtype", "fp8"), apply: { kvCacheDtype: "fp8" } });
     if (spec.quantization === null && s.quantization === "none" && GPU_TYPES[s.gpuType].computeCapability >= FP8_MIN_COMPUTE_CAPABILITY) out.push({ command: set("quantization", "fp8"), apply: { quantization: "fp8" } });
     for (const variant of quantizedVariantsOf(s.model)) {
         // A quantized checkpoint is served in its own format: fp8 at load would be refused.
@@ -334,6 +337,9 @@ export function fitAndCost(s: Readonly<Settings>, spec: ModelSpec | undefined, p
         }
         if (s.quantization === "fp8" && spec.quantization !== null) {
             problems.push({ key: "quantization", value: "fp8", allowed: `${s.model} is already quantized (${spec.quantization.method}, ${spec.quantization.bits}-bit, from its config.json's quantization_config); vLLM serves it in that format`, fix: "npx pulumi config set quantization none" });
+        }
+        if (s.loraAdapters.length > 0 && spec.experts !== null) {
+            problems.push({ key: "loraAdapters", value: s.loraAdapters.map((a) => a.name), allowed: `${s.model} is a mixture-of-experts model: vLLM 0.10 applies LoRA to dense layers only (LoRA on fused MoE experts came in later releases), so adapters trained on it would not load`, fix: "npx pulumi config rm loraAdapters   (or serve the adapters on a dense model)" });
         }
         if (s.kvCacheDtype === "fp8" && spec.architecture?.startsWith("Gemma3")) {
             problems.push({ key: "kvCacheDtype", value: "fp8", allowed: `${s.model} is a Gemma 3 model (${spec.architecture}): FP8 KV cache fails under FlashInfer (https://github.com/vllm-project/vllm/issues/29531)`, fix: "npx pulumi config set kvCacheDtype auto" });

@@ -115,7 +115,8 @@ describe("the contract", () => {
         "public+apiKey": { public: true },
         "dockerHubUsername+dockerHubToken": { dockerHubUsername: "alice42" },
         "quantization+model": { model: "Qwen/Qwen2.5-7B-Instruct-AWQ", quantization: "fp8" },
-        "kvCacheDtype+model": { model: "google/gemma-3-4b-it", kvCacheDtype: "fp8" },
+        "kvCacheDtype+model": { model: "google/gemma-3-4b-it", kvCacheDtype: "fp8", vllmImage: "vllm/vllm-openai:v0.11.0" },
+        "kvCacheDtype+vllmImage": { model: "meta-llama/Llama-3.1-8B-Instruct", kvCacheDtype: "fp8" },
         "vllmImage+gpuType": { gpuType: "nvidia-rtx-pro-6000", region: "us-central1", vllmImage: "vllm/vllm-openai:v0.8.5.post1" },
         "loraAdapters+servedModelName": { servedModelName: "mine", loraAdapters: [{ name: "mine", repo: "org/lora", revision: "b".repeat(40) }] },
     };

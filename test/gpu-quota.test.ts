@@ -117,3 +117,14 @@ describe("reading a QuotaInfo", () => {
         assert.ok(lines.includes("  or use the quota new projects get more easily: npx pulumi config set gpuZonalRedundancy false"));
     });
 });
+
+describe("RTX PRO 6000 quota units", () => {
+    it("reads milli-GPUs as GPUs (1000 = 1), and small values as whole GPUs", async () => {
+        const { gpusFromQuota } = await import("../components/gpu-quota");
+        assert.deepEqual([3000, 1000, 2500, 3, 0, -1, undefined].map((v) => gpusFromQuota("nvidia-rtx-pro-6000", v)), [3, 1, 2, 3, 0, -1, undefined]);
+        assert.deepEqual([3000, 3].map((v) => gpusFromQuota("nvidia-l4", v)), [3000, 3]);
+        const { quotaProblems } = await import("../components/gpu-quota");
+        const lines = quotaProblems({ project: "p", region: "us-central1", gpuType: "nvidia-rtx-pro-6000", zonalRedundancy: false, maxInstances: 2, memoryGiB: 80, cpu: 20 }, 1, undefined);
+        assert.match(lines.join("\n"), /--quota-id=NvidiaRtxPro6000GpuAllocNoZonalRedundancyPerProjectRegion --preferred-value=2000 /);
+    });
+});

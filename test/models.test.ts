@@ -182,7 +182,9 @@ describe("preflight verdicts over the matrix", () => {
         { name: "gemma-3-27b W4A16 at 0.98 with CUDA graphs (vllm#16199)", args: { model: "RedHatAI/gemma-3-27b-it-quantized.w4a16", gpuMemoryUtilization: 0.98, startupMode: "throughput" }, refused: { key: "gpuMemoryUtilization", fix: /^npx pulumi config set (startupMode fast|gpuMemoryUtilization 0\.\d+)$/, says: /CUDA graph capture .* needs ~1.24 GiB outside vLLM's budget and 0.2 GiB is left there/ } },
         { name: "gemma-3-27b bf16 on the RTX PRO 6000", args: { model: "google/gemma-3-27b-it", ...RTX }, verdict: "tight" },
         { name: "gemma-3-27b fp8 on the RTX PRO 6000", args: { model: "google/gemma-3-27b-it", quantization: "fp8", ...RTX }, verdict: "tight" },
-        { name: "Llama 3.1 8B with an fp8 KV cache on an L4", args: { model: "meta-llama/Llama-3.1-8B-Instruct", kvCacheDtype: "fp8", quantization: "fp8" }, verdict: "tight" },
+        // vLLM 0.10.2 has no V1 FP8 KV cache on these GPUs: it would fall back to V0 with uncalibrated scales.
+        { name: "an fp8 KV cache with the default vLLM v0.10.2", args: { model: "meta-llama/Llama-3.1-8B-Instruct", kvCacheDtype: "fp8", quantization: "fp8" }, refused: { key: "kvCacheDtype", fix: /^npx pulumi config set kvCacheDtype auto$/, says: /falls back to the V0 engine with XFormers and uncalibrated scales/ } },
+        { name: "Llama 3.1 8B with an fp8 KV cache on vLLM 0.11", args: { model: "meta-llama/Llama-3.1-8B-Instruct", kvCacheDtype: "fp8", quantization: "fp8", vllmImage: "vllm/vllm-openai:v0.11.0" }, verdict: "tight" },
         { name: "Qwen3-30B-A3B (MoE) on an L4", args: { model: "Qwen/Qwen3-30B-A3B" }, refused: { key: "model", fix: /gpuType nvidia-rtx-pro-6000/, says: /weights and runtime need/ } },
         { name: "Qwen3-30B-A3B fp8 on the RTX PRO 6000", args: { model: "Qwen/Qwen3-30B-A3B", quantization: "fp8", ...RTX }, verdict: "fits" },
         { name: "Mistral Small 24B on an L4", args: { model: "mistralai/Mistral-Small-24B-Instruct-2501" }, refused: { key: "model", fix: /gpuType nvidia-rtx-pro-6000/, says: /does not fit one nvidia-l4/ } },
@@ -217,9 +219,15 @@ describe("preflight verdicts over the matrix", () => {
         }
     });
 
+    it("refuses LoRA adapters on a mixture-of-experts model (vLLM 0.10 has no LoRA on fused experts)", () => {
+        const e = refusal({ model: "Qwen/Qwen3-30B-A3B", quantization: "fp8", gpuType: "nvidia-rtx-pro-6000", region: "us-central1", loraAdapters: [{ name: "a", repo: "org/lora", revision: "a".repeat(40) }] });
+        assert.deepEqual(e.problems.map((p) => p.key), ["loraAdapters"]);
+        assert.match(e.problems[0].allowed, /mixture-of-experts/);
+    });
+
     it("refuses fp8 on an already-quantized checkpoint, and FP8 KV with Gemma 3 (vllm#29531)", () => {
         assert.deepEqual(refusal({ model: "Qwen/Qwen2.5-7B-Instruct-AWQ", quantization: "fp8" }).problems.map((p) => [p.key, p.fix]), [["quantization", "npx pulumi config set quantization none"]]);
-        const kv = refusal({ model: "google/gemma-3-12b-it", quantization: "fp8", kvCacheDtype: "fp8" });
+        const kv = refusal({ model: "google/gemma-3-12b-it", quantization: "fp8", kvCacheDtype: "fp8", vllmImage: "vllm/vllm-openai:v0.11.0" });
         assert.deepEqual(kv.problems.map((p) => p.key), ["kvCacheDtype"]);
         assert.match(kv.problems[0].allowed, /vllm-project\/vllm\/issues\/29531/);
     });
@@ -305,7 +313,7 @@ describe("from config to the exact vLLM flags and Cloud Run shape", () => {
     });
 
     it("fp8 weights and an fp8 KV cache for Llama 3.1 8B", async () => {
-        const args = container(await runProgram({ config: { model: "meta-llama/Llama-3.1-8B-Instruct", quantization: "fp8", kvCacheDtype: "fp8", maxModelLen: 4096 } })).args as string[];
+        const args = container(await runProgram({ config: { model: "meta-llama/Llama-3.1-8B-Instruct", quantization: "fp8", kvCacheDtype: "fp8", vllmImage: "vllm/vllm-openai:v0.11.0", maxModelLen: 4096 } })).args as string[];
         assert.deepEqual(flagsAfter(args, "--quantization").slice(0, 1), ["fp8"]);
         assert.deepEqual(flagsAfter(args, "--kv-cache-dtype").slice(0, 1), ["fp8"]);
         assert.equal(args[args.indexOf("--revision") + 1], MODEL_CATALOG["meta-llama/Llama-3.1-8B-Instruct"].revision, "the catalog's commit");
@@ -322,6 +330,9 @@ describe("from config to the exact vLLM flags and Cloud Run shape", () => {
         assert.deepEqual(c.resources.limits, { cpu: "20", memory: "80Gi", "nvidia.com/gpu": "1" });
         const template = one(r, "gcp:cloudrunv2/service:Service").inputs.template as { nodeSelector: { accelerator: string } };
         assert.equal(template.nodeSelector.accelerator, "nvidia-rtx-pro-6000");
+        // The 580 driver is newer than the image's CUDA 12.8: no forward-compatibility libraries.
+        assert.deepEqual((c.envs as { name: string; value?: string }[]).find((e) => e.name === "VLLM_ENABLE_CUDA_COMPATIBILITY"), { name: "VLLM_ENABLE_CUDA_COMPATIBILITY", value: "0" });
+        assert.equal(((container(await runProgram()).envs ?? []) as { name: string }[]).find((e) => e.name === "VLLM_ENABLE_CUDA_COMPATIBILITY"), undefined, "the L4 keeps the image's setting");
         assert.ok((r.outputs.costEstimate as { note: string }).note.includes("nvidia-rtx-pro-6000 GPU price is not in this program's price table"));
     });
 
