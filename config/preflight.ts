@@ -97,10 +97,10 @@ type Access =
     | { kind: "not-found" }
     | { kind: "unreachable"; reason: string };
 
-/** Asks Hugging Face for the model's config.json at the pinned revision, with the token. */
-export async function checkModelAccess(model: string, revision: string, token: string, http: HttpGet, timeoutMs = 10_000): Promise<Access> {
+/** A JSON file from the Hub at a pinned revision, with the token in the header only. */
+async function fetchHubJson(url: string, token: string, http: HttpGet, timeoutMs = 10_000): Promise<Access> {
     try {
-        const r = await http(`https://huggingface.co/${model}/resolve/${revision}/config.json`, { Authorization: `Bearer ${token}` }, timeoutMs);
+        const r = await http(url, { Authorization: `Bearer ${token}` }, timeoutMs);
         if (r.status === 401 || r.status === 403) return { kind: "denied", status: r.status };
         if (r.status === 404) return { kind: "not-found" };
         if (r.status !== 200) return { kind: "unreachable", reason: `HTTP ${r.status}` };
@@ -109,6 +109,11 @@ export async function checkModelAccess(model: string, revision: string, token: s
         // Never echo the error object: some clients put request headers in it.
         return { kind: "unreachable", reason: e instanceof Error && e.name === "TimeoutError" ? "timed out" : "network error" };
     }
+}
+
+/** Asks Hugging Face for the model's config.json at the pinned revision, with the token. */
+export function checkModelAccess(model: string, revision: string, token: string, http: HttpGet, timeoutMs = 10_000): Promise<Access> {
+    return fetchHubJson(`https://huggingface.co/${model}/resolve/${revision}/config.json`, token, http, timeoutMs);
 }
 
 function unwrapSecret(o: pulumi.Output<string>): Promise<string> {
@@ -153,7 +158,7 @@ export function loraRankFor(rank: number): number | undefined {
 async function adapterRanks(s: Readonly<Settings>, token: string, http: HttpGet, problems: ConfigProblem[], warnings: string[]): Promise<number | undefined> {
     let largest = 0;
     for (const [i, a] of s.loraAdapters.entries()) {
-        const access = await fetchJson(`https://huggingface.co/${a.repo}/resolve/${a.revision}/adapter_config.json`, token, http);
+        const access = await fetchHubJson(`https://huggingface.co/${a.repo}/resolve/${a.revision}/adapter_config.json`, token, http);
         if (access.kind === "ok") {
             const rank = adapterRank(access.config);
             const base = access.config.base_model_name_or_path;
@@ -169,20 +174,6 @@ async function adapterRanks(s: Readonly<Settings>, token: string, http: HttpGet,
         }
     }
     return largest;
-}
-
-type Fetched = { kind: "ok"; config: Record<string, unknown> } | { kind: "denied"; status: number } | { kind: "not-found" } | { kind: "unreachable"; reason: string };
-
-async function fetchJson(url: string, token: string, http: HttpGet, timeoutMs = 10_000): Promise<Fetched> {
-    try {
-        const r = await http(url, { Authorization: `Bearer ${token}` }, timeoutMs);
-        if (r.status === 401 || r.status === 403) return { kind: "denied", status: r.status };
-        if (r.status === 404) return { kind: "not-found" };
-        if (r.status !== 200) return { kind: "unreachable", reason: `HTTP ${r.status}` };
-        return { kind: "ok", config: JSON.parse(r.text) as Record<string, unknown> };
-    } catch (e) {
-        return { kind: "unreachable", reason: e instanceof Error && e.name === "TimeoutError" ? "timed out" : "network error" };
-    }
 }
 
 /**

@@ -104,6 +104,15 @@ export class ArgsReader {
     }
 }
 
+/** A list or object as Pulumi's config stores it (JSON text), or undefined when it is not JSON. */
+function jsonOrUndefined(raw: string): unknown {
+    try {
+        return JSON.parse(raw);
+    } catch {
+        return undefined;
+    }
+}
+
 /**
  * Reads the plain (non-secret) contract keys from a stack's config, converted to the types the
  * args take. A value that does not parse is a problem worded like ArgsReader's, and left out.
@@ -132,23 +141,13 @@ export function readStackValues(keys: readonly ContractKey[], get: (configKey: s
                 else problem("must be true or false");
                 break;
             case "string[]": {
-                let parsed: unknown;
-                try {
-                    parsed = JSON.parse(raw);
-                } catch {
-                    parsed = undefined;
-                }
+                const parsed = jsonOrUndefined(raw);
                 if (Array.isArray(parsed) && parsed.every((v) => typeof v === "string")) values[key] = parsed;
                 else problem("must be a list of strings", listFix(key));
                 break;
             }
             case "adapter[]": {
-                let parsed: unknown;
-                try {
-                    parsed = JSON.parse(raw);
-                } catch {
-                    parsed = undefined;
-                }
+                const parsed = jsonOrUndefined(raw);
                 // Shapes are checked by ArgsReader.adapters, with the same message for args and stacks.
                 if (Array.isArray(parsed)) values[key] = parsed;
                 else problem(ADAPTERS_RULE, adapterFix(key));
