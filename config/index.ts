@@ -7,7 +7,7 @@ import type { VllmCloudRunArgs } from "./args";
 import { CONTRACT_KEYS, configKeyOf, ContractValues, CROSS_KEY_RULES, DEFAULTS, SECRET_KEYS, setCommand } from "./contract";
 import { ConfigError, ConfigProblem } from "./errors";
 import { isDockerHub, ImageRef, parseImageRef } from "./image-ref";
-import { CLOUD_BUILD_UNRESTRICTED_REGIONS, defaultBuildRegion, HF_REPO_ID, memoryGiB, PROJECT_ID, REGION_NAME, SECRET_MAX_BYTES } from "./limits";
+import { CLOUD_BUILD_UNRESTRICTED_REGIONS, defaultBuildRegion, HF_REPO_ID, LORA_ADAPTER_NAME, memoryGiB, PROJECT_ID, REGION_NAME, SECRET_MAX_BYTES } from "./limits";
 import { DEFAULT_REGION, GPU_SOURCE, GPU_TYPES, gpuRegionsFor } from "./gpus";
 import { nameProblems, ResourceNames, resourceNames, sanitize } from "./names";
 import { ArgsReader, readStackValues, stackConfigGetter } from "./reader";
@@ -17,8 +17,7 @@ import { LoraAdapterDef, pinnedRevision } from "./contract";
 
 /** --max-lora-rank values vLLM 0.10 accepts (LoRAConfig.__post_init__, possible_max_ranks). */
 export const LORA_RANKS = [8, 16, 32, 64, 128, 256, 320, 512] as const;
-/** Adapter names: model names clients send and directory names in the image. */
-const ADAPTER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
 
 export { ConfigError, ConfigProblem } from "./errors";
 export { ResourceNames, resourceNames } from "./names";
@@ -263,7 +262,7 @@ export function validateArgs(componentName: string, args: Readonly<VllmCloudRunA
     loraAdapters.forEach((a, i) => {
         const at = (field: string) => `loraAdapters[${i}].${field}`;
         const fix = (field: string, v: string) => `${PULUMI} config set --path '${at(field)}' ${v}`;
-        if (!ADAPTER_NAME.test(a.name)) r.problems.push({ key: at("name"), value: a.name, allowed: "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit (clients send it as the model name; it names the adapter's directory in the image)", fix: fix("name", "sql") });
+        if (!LORA_ADAPTER_NAME.test(a.name)) r.problems.push({ key: at("name"), value: a.name, allowed: "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit (clients send it as the model name; it names the adapter's directory in the image)", fix: fix("name", "sql") });
         const first = adapterNames.get(a.name);
         if (first !== undefined) r.problems.push({ key: at("name"), value: a.name, allowed: `is also the name of loraAdapters[${first}]: each adapter needs its own model name`, fix: fix("name", `${a.name}-2`) });
         else adapterNames.set(a.name, i);

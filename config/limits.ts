@@ -52,6 +52,12 @@ export const PROJECT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
  */
 export const HF_REPO_ID = /^\b[\w.-]+\b\/\b[\w.-]{1,96}\b$/;
 
+/**
+ * LoRA adapter names: what vLLM's `--lora-modules NAME=PATH` and a path component under /opt/lora
+ * both take as is (no `=`, `/` or spaces), and a model name clients send.
+ */
+export const LORA_ADAPTER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
 /** Secret Manager payloads are at most 64 KiB (https://cloud.google.com/secret-manager/quotas). */
 export const SECRET_MAX_BYTES = 65536;
 

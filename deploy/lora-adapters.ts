@@ -9,7 +9,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { HF_REPO_ID } from "../config/limits";
+import { HF_REPO_ID, LORA_ADAPTER_NAME } from "../config/limits";
 
 /** Where each adapter's plain files are: `${LORA_DIR}/<name>/adapter_config.json`, … */
 export const LORA_DIR = "/opt/lora";
@@ -20,8 +20,8 @@ export interface LoraAdapter {
     revision: string;
 }
 
-/** A name vLLM's `--lora-modules name=path` and a path component both take as is. */
-export const LORA_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** The same names the config accepts (config/limits.ts). */
+export const LORA_NAME = LORA_ADAPTER_NAME;
 const COMMIT = /^[0-9a-f]{40}$/;
 const KEYS = ["name", "repo", "revision"];
 
