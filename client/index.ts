@@ -161,6 +161,10 @@ export interface Connection {
     model: string;
     /** vLLM API key, when the stack has one. */
     apiKey?: string;
+    /** The service takes images (from the stack's imageInput output). */
+    imageInput?: boolean;
+    /** LoRA adapters' model names (from the stack's loraModels output). */
+    loraModels?: string[];
 }
 
 /** A fetch that adds the identity token (and leaves the API key header to the SDK). */
@@ -223,6 +227,8 @@ export interface StackOutputs {
     accessMode?: string;
     costEstimate?: { perInstanceHour?: number };
     gpuMemoryEstimate?: { singleStreamCeilingTokensPerSecond?: number };
+    imageInput?: boolean;
+    loraModels?: string[];
 }
 
 /** A `pulumi` command that failed; the message holds its stderr and, when known, the fix. */
@@ -294,7 +300,13 @@ export function connectionFromOutputs(outputs: StackOutputs, stack?: string): Co
     }
     let apiKey = process.env.VLLM_API_KEY;
     if (apiKey === undefined && outputs.accessMode !== undefined && outputs.accessMode !== "iam") apiKey = pulumi(["config", "get", "apiKey"], stack).trim();
-    return { url: outputs.serviceUrl, model: outputs.servedModelName, apiKey };
+    return {
+        url: outputs.serviceUrl,
+        model: outputs.servedModelName,
+        apiKey,
+        ...(outputs.imageInput === true ? { imageInput: true } : {}),
+        ...(outputs.loraModels !== undefined && outputs.loraModels.length > 0 ? { loraModels: outputs.loraModels } : {}),
+    };
 }
 
 /**

@@ -327,7 +327,10 @@ export async function main(argv: string[]): Promise<number> {
             ? { url: process.env.SERVICE_URL, model: process.env.SERVED_MODEL_NAME ?? "", apiKey: key === undefined || key === "" ? undefined : key }
             : connectionFromStack(args.stack);
         const wait = Number(process.env.SMOKE_WAIT_SECONDS ?? "900");
-        const report = await smoke(conn, { waitSeconds: Number.isFinite(wait) ? wait : 900, imageInput: args.imageInput, loraModels: args.loraModels });
+        // A deployed stack says what it serves: its image input and adapters are checked too.
+        const imageInput = args.imageInput || conn.imageInput === true;
+        const loraModels = [...new Set([...args.loraModels, ...(conn.loraModels ?? [])])];
+        const report = await smoke(conn, { waitSeconds: Number.isFinite(wait) ? wait : 900, imageInput, loraModels });
         console.log(`smoke test passed${checkedExtras(report)}`);
         return 0;
     } catch (e) {

@@ -26,6 +26,7 @@ export const VLLM_CLOUDRUN_TYPE = "vllm-cloudrun:index:VllmCloudRun";
 export const VLLM_CLOUDRUN_OUTPUTS = [
     "serviceUrl", "serviceName", "image", "baseImage", "model", "servedModelName", "region", "runtimeServiceAccount", "buildServiceAccount",
     "proxyCommand", "curlCommand", "accessMode", "snippets", "startupMode", "startupEstimate", "gpuMemoryEstimate", "costEstimate", "gpuQuota",
+    "imageInput", "loraModels",
 ] as const;
 
 /** What the children produce that the outputs are read from. */
@@ -116,6 +117,10 @@ export class VllmCloudRun extends pulumi.ComponentResource {
     public readonly costEstimate: pulumi.Output<CostEstimate>;
     /** The region's GPU, memory and CPU quota against what maxInstances needs (absent with preflightChecks off). */
     public readonly gpuQuota: pulumi.Output<QuotaReport | undefined>;
+    /** Whether the service takes images in chat requests (a vision model with imageInput on). */
+    public readonly imageInput: pulumi.Output<boolean>;
+    /** Model names of the LoRA adapters, each callable like the base model. */
+    public readonly loraModels: pulumi.Output<string[]>;
 
     constructor(name: string, args: VllmCloudRunArgs, opts?: pulumi.ComponentResourceOptions) {
         // Before registering anything: invalid args create nothing, not even this component.
@@ -154,6 +159,8 @@ export class VllmCloudRun extends pulumi.ComponentResource {
         this.gpuMemoryEstimate = out((d) => d.preflight.memory);
         this.costEstimate = out((d) => d.preflight.cost);
         this.gpuQuota = out((d) => d.quota?.report);
+        this.imageInput = out((d) => d.preflight.plan.vision && s.imageInput);
+        this.loraModels = out(() => s.loraAdapters.map((a) => a.name));
     }
 
     /** Resolves once every check has passed and every child is declared; rejects with the ConfigError otherwise. */

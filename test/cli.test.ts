@@ -347,6 +347,21 @@ describe("npm run smoke with image input and LoRA adapters", () => {
         }
     });
 
+    it("`npm run smoke` on a deployed stack checks what its outputs say it serves: image input and every adapter", async () => {
+        const outputs = { ...deployed(vision.url), imageInput: true, loraModels: ["sql-lora", "chat-lora"] };
+        const box = sandbox({ selected: "dev", stacks: { dev: { outputs } } }, { gcloudAccount: "you@example.com", audience: vision.url });
+        const from = vision.requests.length;
+        try {
+            const r = await npm(["run", "smoke"], box.env);
+            assert.equal(r.code, 0, r.stderr);
+            assert.match(r.stdout, /^smoke test passed \(also checked: image input; LoRA adapters sql-lora, chat-lora\)$/m);
+            const models = vision.requests.slice(from).filter((q) => q.path === "/v1/chat/completions").map((q) => (q.body as { model: string }).model);
+            assert.deepEqual(models, [MODEL, MODEL, MODEL, "sql-lora", "chat-lora"]);
+        } finally {
+            box.cleanup();
+        }
+    });
+
     it("takes the adapters comma-separated too: --lora sql-lora,chat-lora", async () => {
         const box = sandbox({ selected: "dev", stacks: { dev: { outputs: deployed(vision.url) } } }, { gcloudAccount: "you@example.com", audience: vision.url });
         try {

@@ -86,6 +86,9 @@ describe("the program", () => {
                 pricesAsOf: "2026-08",
                 source: "https://cloud.google.com/run/pricing",
             },
+            // gemma-3-1b has no vision tower; no adapters by default.
+            imageInput: false,
+            loraModels: [],
         });
         assert.deepEqual([...r.secretOutputs], [], "outputs hold nothing secret, so none is marked secret");
     });

@@ -310,6 +310,7 @@ describe("from config to the exact vLLM flags and Cloud Run shape", () => {
         const smokeEnv = (r: RunResult) => byType(r, "command:local:Command").find((c) => c.name.endsWith("-smoke"))?.inputs.environment as Record<string, string>;
         assert.equal(smokeEnv(await runProgram({ config: { model: "google/gemma-3-4b-it", maxModelLen: 2048, smokeTest: true } })).SMOKE_IMAGE_INPUT, "1");
         assert.equal(smokeEnv(off).SMOKE_IMAGE_INPUT, undefined);
+        assert.equal(off.outputs.imageInput, false);
     });
 
     it("fp8 weights and an fp8 KV cache for Llama 3.1 8B", async () => {
@@ -345,6 +346,8 @@ describe("from config to the exact vLLM flags and Cloud Run shape", () => {
         assert.deepEqual(JSON.parse((build?.inputs.environment as Record<string, string>).LORA_ADAPTERS), adapters);
         const smoke = byType(r, "command:local:Command").find((c) => c.name.endsWith("-smoke"));
         assert.equal((smoke?.inputs.environment as Record<string, string>).SMOKE_LORA_MODELS, "sql,chat");
+        assert.deepEqual(r.outputs.loraModels, ["sql", "chat"], "the stack says which adapters it serves (npm run smoke reads it)");
+        assert.equal(r.outputs.imageInput, false, "gemma-3-1b has no vision tower");
     });
 
     it("a refused model creates nothing", async () => {

@@ -221,6 +221,8 @@ describe("the inferred package schema", () => {
             gpuMemoryEstimate: { ...ref("MemoryEstimate"), optional: true },
             costEstimate: ref("CostEstimate"),
             gpuQuota: { ...ref("QuotaReport"), optional: true },
+            imageInput: { type: "boolean" },
+            loraModels: { type: "array", items: { type: "string" } },
         };
         for (const name of VLLM_CLOUDRUN_OUTPUTS) {
             assert.deepEqual(without(component.properties[name], "description"), objects[name] ?? { type: "string" }, name);
