@@ -74,6 +74,38 @@ function stepIds(config: string): string[] {
     return (YAML.parse(fs.readFileSync(path.join(ROOT, "docker", config), "utf8")) as { steps: { id: string }[] }).steps.map((s) => s.id);
 }
 
+
+describe("the rendered Dockerfile for adapters (fixed text, not the renderer compared with itself)", () => {
+    it("adds one stage per adapter and one COPY each onto the final stage", () => {
+        const rendered = renderDockerfile("FROM x AS final\n", [
+            { name: "sql", repo: "org/sql-lora", revision: "a".repeat(40) },
+            { name: "chat", repo: "org/chat-lora", revision: "b".repeat(40) },
+        ]);
+        const run = (repo: string, rev: string, name: string) =>
+            `    ["python3","/run/vllm-cloudrun/download_weights.py","--token-file","/run/secrets/hf_token","--repo","${repo}","--revision","${rev}","--local-dir","/opt/lora/${name}"]`;
+        assert.equal(rendered, [
+            "FROM x AS final",
+            "",
+            "# ---- Rendered by deploy/lora-adapters.ts: one stage per LoRA adapter, downloading only it",
+            "# (same token handling as the weights: a BuildKit secret mounted for that RUN only).",
+            "FROM base AS lora-0",
+            "RUN --mount=type=secret,id=hf_token \\",
+            "    --mount=type=bind,source=download_weights.py,target=/run/vllm-cloudrun/download_weights.py \\",
+            run("org/sql-lora", "a".repeat(40), "sql"),
+            "FROM base AS lora-1",
+            "RUN --mount=type=secret,id=hf_token \\",
+            "    --mount=type=bind,source=download_weights.py,target=/run/vllm-cloudrun/download_weights.py \\",
+            run("org/chat-lora", "b".repeat(40), "chat"),
+            "",
+            "FROM final",
+            "COPY --from=lora-0 /opt/lora/sql /opt/lora/sql",
+            "COPY --from=lora-1 /opt/lora/chat /opt/lora/chat",
+            "",
+        ].join("\n"));
+        assert.throws(() => renderDockerfile("FROM x AS final\n", [{ name: "a b", repo: "org/x", revision: "a".repeat(40) }]), /LoRA adapters: adapter 0: name "a b"/);
+    });
+});
+
 describe("cloud-build: argv, parsing and formatting", () => {
     it("submits exactly the former BUILD_COMMAND, plus --async --format=json", () => {
         assert.deepEqual(submitArgs(ENV), [

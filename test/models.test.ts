@@ -225,6 +225,28 @@ describe("preflight verdicts over the matrix", () => {
         assert.match(e.problems[0].allowed, /mixture-of-experts/);
     });
 
+    it("Gemma 3 under another name: refused by id for catalog-less ids, by architecture once config.json is read", async () => {
+        const v011 = { kvCacheDtype: "fp8", vllmImage: "vllm/vllm-openai:v0.11.0" } as const;
+        assert.deepEqual(refusal({ model: "someone/gemma-3-4b-finetune", modelRevision: "a".repeat(40), ...v011 }).problems.map((p) => p.key), ["kvCacheDtype"]);
+        // An id that does not say Gemma: the contract cannot know; the Hub's config.json does.
+        const s = validateArgs("vllm-cloudrun", { project: "my-proj", region: "us-east4", hfToken: pulumi.secret(FAKE_TOKEN), model: "someone/my-finetune", modelRevision: "a".repeat(40), ...v011 });
+        const gemma = { architectures: ["Gemma3ForCausalLM"], hidden_size: 1152, intermediate_size: 6912, num_attention_heads: 4, num_hidden_layers: 26, num_key_value_heads: 1, head_dim: 256, vocab_size: 262144, max_position_embeddings: 32768, sliding_window: 512, sliding_window_pattern: 6 };
+        const http: HttpGet = () => Promise.resolve({ status: 200, text: JSON.stringify(gemma) });
+        const granted = (_: string, body: unknown) => Promise.resolve({ status: 200, data: { permissions: (body as { permissions: string[] }).permissions } });
+        const e = await runPreflight(s, { network: true, http, googlePost: granted }).catch((x: unknown) => x);
+        assert.ok(isConfigError(e));
+        assert.deepEqual(e.problems.map((p) => p.key), ["kvCacheDtype"]);
+        assert.match(e.problems[0].allowed, /Gemma 3 model \(Gemma3ForCausalLM\)/);
+    });
+
+    it("suggests an FP8 KV cache only where it works: vLLM 0.11+, never for Gemma 3", () => {
+        const mistral = { model: "mistralai/Mistral-7B-Instruct-v0.3", maxModelLen: 32768, gpuMemoryUtilization: 0.8 };
+        const said = (args: Partial<VllmCloudRunArgs>) => refusal(args).problems[0].allowed;
+        assert.doesNotMatch(said(mistral), /kvCacheDtype fp8/, "not with v0.10.2");
+        assert.match(said({ ...mistral, vllmImage: "vllm/vllm-openai:v0.11.0" }), /npx pulumi config set kvCacheDtype fp8/);
+        assert.doesNotMatch(said({ model: "google/gemma-3-12b-it", quantization: "fp8", maxModelLen: 131072, vllmImage: "vllm/vllm-openai:v0.11.0" }), /kvCacheDtype fp8/);
+    });
+
     it("refuses fp8 on an already-quantized checkpoint, and FP8 KV with Gemma 3 (vllm#29531)", () => {
         assert.deepEqual(refusal({ model: "Qwen/Qwen2.5-7B-Instruct-AWQ", quantization: "fp8" }).problems.map((p) => [p.key, p.fix]), [["quantization", "npx pulumi config set quantization none"]]);
         const kv = refusal({ model: "google/gemma-3-12b-it", quantization: "fp8", kvCacheDtype: "fp8", vllmImage: "vllm/vllm-openai:v0.11.0" });
@@ -291,7 +313,10 @@ function container(r: RunResult): Container {
     assert.equal(r.error, undefined, String(r.error));
     return (one(r, "gcp:cloudrunv2/service:Service").inputs.template as { containers: Container[] }).containers[0];
 }
-const flagsAfter = (args: string[], flag: string) => args.slice(args.indexOf(flag) + 1);
+function flagsAfter(args: string[], flag: string): string[] {
+    assert.ok(args.includes(flag), `${flag} is passed`);
+    return args.slice(args.indexOf(flag) + 1);
+}
 
 describe("from config to the exact vLLM flags and Cloud Run shape", () => {
     const NEW_FLAGS = ["--quantization", "--kv-cache-dtype", "--limit-mm-per-prompt", "--enable-lora", "--lora-modules", "--max-lora-rank", "--max-loras"];

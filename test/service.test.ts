@@ -164,6 +164,21 @@ describe("startupProbeFor", () => {
 });
 
 describe("vllmArgs", () => {
+    it("adds exactly the flags each model feature needs, after the base ones", () => {
+        const base = { model: "org/m", modelRevision: "r", servedModelName: "s", maxModelLen: 4096, maxNumSeqs: 8, gpuMemoryUtilization: 0.9 };
+        const plain = vllmArgs(base);
+        const all = vllmArgs({ ...base, quantization: "fp8", kvCacheDtype: "fp8", imagesPerPrompt: 2, loraAdapters: [{ name: "a" }, { name: "b" }], maxLoraRank: 64 });
+        assert.deepEqual(all.slice(0, plain.length), plain);
+        assert.deepEqual(all.slice(plain.length), [
+            "--quantization", "fp8",
+            "--kv-cache-dtype", "fp8",
+            "--limit-mm-per-prompt", '{"image":2}',
+            "--enable-lora", "--lora-modules", "a=/opt/lora/a", "b=/opt/lora/b", "--max-lora-rank", "64", "--max-loras", "2",
+        ]);
+        assert.deepEqual(vllmArgs({ ...base, imagesPerPrompt: 0 }).slice(plain.length), ["--limit-mm-per-prompt", '{"image":0}']);
+        assert.deepEqual(vllmArgs({ ...base, quantization: "none", kvCacheDtype: "auto", loraAdapters: [] }), plain);
+    });
+
     it("puts the model first, as `vllm serve` expects", () => {
         const args = vllmArgs({ model: "org/m", modelRevision: "r", servedModelName: "s", maxModelLen: 1, maxNumSeqs: 2, gpuMemoryUtilization: 0.5, port: 9000 });
         assert.equal(args[0], "org/m");
