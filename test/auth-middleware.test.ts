@@ -2,7 +2,9 @@
 // (test/fixtures/check_auth_middleware.py builds scopes the way uvicorn does), then in front
 // of a real Starlette app on a real uvicorn, over raw sockets (test/fixtures/auth_middleware_e2e.py).
 // Rules: lifespan passes; http needs the key except exactly GET /health; websocket always needs
-// it (refused before accept, HTTP 403); any other scope type raises.
+// it (refused before accept, HTTP 403); any other scope type raises. With VLLM_CLOUDRUN_METRICS_PORT
+// it also runs a loopback-only relay for GET /metrics that adds the key itself
+// (test/fixtures/metrics-relay_e2e.py, one scenario per Python process).
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import { spawnSync } from "child_process";
@@ -175,6 +177,20 @@ describe("API-key middleware baked into the image", { skip: skipUnlessAvailable(
         ]);
     });
 
+    it("guards /metrics on vLLM's port like any other path (the relay, not the sidecar, sends the key)", () => {
+        const results = expectOutcomes([
+            [{ type: "http", target: "/metrics" }, "401"],
+            [{ type: "http", target: "/metrics", headers: [BEARER] }, "200"],
+            [{ type: "http", target: "/metrics?x=1" }, "401"],
+            [{ type: "http", method: "HEAD", target: "/metrics" }, "401"],
+            [{ type: "http", method: "HEAD", target: "/metrics", headers: [BEARER] }, "200"],
+            [{ type: "http", target: "/metrics/" }, "401"],
+            [{ type: "http", target: "/metrics", headers: [auth("Bearer client-supplied")] }, "401"],
+        ]);
+        assert.deepEqual(results[0].headers, { "content-type": "application/json", "content-length": "25", "www-authenticate": "Bearer" });
+        assert.equal(results[0].body, '{"error": "Unauthorized"}');
+    });
+
     it("refuses to start without VLLM_API_KEY", () => {
         assert.equal(runCases([]).emptyKey, "RequireApiKey needs VLLM_API_KEY");
     });
@@ -263,5 +279,159 @@ describe("API-key middleware on a real uvicorn", { skip: skipUnlessAvailable(e2e
             const [open, keyed] = [results[2 * i], results[2 * i + 1]];
             if (open.status !== 401) assert.deepEqual([healthForms[i], open, keyed], [healthForms[i], { status: 200, body: "healthy" }, { status: 200, body: "healthy" }]);
         }
+    });
+});
+
+// The metrics relay, over real sockets. One fixture process per scenario: the relay starts at
+// most once per process. The e2e Python (uvicorn and Starlette) serves the stand-in vLLM.
+interface RelayResponse {
+    status: number;
+    contentType: string | null;
+    allow: string | null;
+    body: string;
+    headerNames: string[];
+    echoesKey: boolean;
+    seconds?: number;
+}
+
+function relayScenario(scenario: string): { out: any; stderr: string } {
+    if (e2eUnavailable) throw new Error(e2eUnavailable);
+    const r = spawnSync(e2ePython as string, [path.join(__dirname, "fixtures", "metrics-relay_e2e.py"), DOCKER_DIR, scenario], {
+        encoding: "utf8",
+        timeout: 60_000,
+    });
+    assert.equal(r.status, 0, `${r.stderr}${r.error ? String(r.error) : ""}`);
+    // Nothing the process logged carries the key.
+    assert.ok(!r.stderr.includes(KEY), r.stderr);
+    return { out: JSON.parse(r.stdout), stderr: r.stderr };
+}
+
+const METRICS_BODY = "# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running 0.0\n";
+const METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+const RELAY_THREAD = "vllm-cloudrun-metrics-relay";
+const PLAIN = "text/plain; charset=utf-8";
+const NOT_FOUND = { status: 404, contentType: PLAIN, allow: null, body: "not found\n" };
+const NOT_ALLOWED = { status: 405, contentType: PLAIN, allow: "GET", body: "method not allowed\n" };
+const UNAVAILABLE = { status: 503, contentType: PLAIN, allow: null, body: "metrics upstream unavailable\n" };
+const RELAYED = { status: 200, contentType: METRICS_TYPE, allow: null, body: METRICS_BODY };
+
+describe("metrics relay of the API-key middleware, on real sockets", { skip: skipUnlessAvailable(e2eUnavailable) }, () => {
+    it("relays GET /metrics from 127.0.0.1 with the key, answers nothing else, and logs nothing", () => {
+        const { out, stderr } = relayScenario("relay");
+        const responses = out.responses as Record<string, RelayResponse>;
+        const expected: Record<string, object> = {
+            // vLLM's own port keeps /metrics behind the key.
+            "app /metrics": { status: 401, contentType: "application/json", allow: null, body: '{"error": "Unauthorized"}' },
+            "app /metrics with key": RELAYED,
+            "app HEAD /metrics": { status: 401, contentType: "application/json", allow: null, body: "" },
+            "relay /metrics": RELAYED,
+            // The sidecar's target is 0.0.0.0:<port> (run-gmp-sidecar confgenerator/config.go); on
+            // Linux a connect to 0.0.0.0 goes to the loopback address, so it reaches the relay.
+            "relay 0.0.0.0 /metrics": RELAYED,
+            "relay /metrics?x=1": RELAYED,
+            "relay /metrics with client headers": RELAYED,
+            "relay /v1/models": NOT_FOUND,
+            "relay POST /v1/models": NOT_FOUND,
+            "relay /metrics/": NOT_FOUND,
+            "relay /Metrics": NOT_FOUND,
+            "relay /%6Detrics": NOT_FOUND,
+            "relay //metrics": NOT_FOUND,
+            "relay /health": NOT_FOUND,
+            "relay absolute-form": NOT_FOUND,
+            "relay POST /metrics": NOT_ALLOWED,
+            "relay HEAD /metrics": { ...NOT_ALLOWED, body: "" },
+            "relay PUT /metrics": NOT_ALLOWED,
+            "relay DELETE /metrics": NOT_ALLOWED,
+            "relay BREW /metrics": NOT_ALLOWED,
+            // The upstream's status and body pass through; a redirect is not followed (nor its Location relayed).
+            "relay /metrics, upstream error": { status: 500, contentType: PLAIN, allow: null, body: "engine dead" },
+            "relay /metrics, upstream redirect": { status: 307, contentType: null, allow: null, body: "" },
+        };
+        assert.deepEqual(
+            Object.fromEntries(Object.entries(responses).map(([k, r]) => [k, { status: r.status, contentType: r.contentType, allow: r.allow, body: r.body }])),
+            expected,
+        );
+        // The relay answers with its own few headers only, and never with the key.
+        for (const [label, r] of Object.entries(responses)) {
+            assert.equal(r.echoesKey, false, label);
+            if (label.startsWith("relay ")) {
+                const names = ["content-length", "date", "server", ...(r.contentType === null ? [] : ["content-type"]), ...(r.allow === null ? [] : ["allow"])];
+                assert.deepEqual(r.headerNames, names.sort(), label);
+            }
+        }
+        // The app saw exactly the relay's key on each of the 7 /metrics calls that passed (1 direct
+        // with the key, 6 relayed), never the client's header; the relay's request carries only
+        // urllib's own headers. /v1/models through the relay, and the redirect's target, never ran.
+        assert.deepEqual(out.seen.metrics, Array(7).fill([`Bearer ${KEY}`]));
+        const relayHeaders = ["accept-encoding", "authorization", "connection", "host", "user-agent"];
+        assert.deepEqual(out.seen.metricsHeaders, [["authorization", "connection", "host"], ...Array(6).fill(relayHeaders)]);
+        // identity: the body is never gzip, whatever the client accepts.
+        assert.deepEqual(out.seen.acceptEncoding, [null, ...Array(6).fill("identity")]);
+        assert.equal(out.seen.models, 0);
+        // One relay, though the middleware was constructed twice.
+        assert.deepEqual(out.relayThreads, [RELAY_THREAD]);
+        // Bound to the loopback interface: the only sockets this process listens on are the app's
+        // and the relay's, both on 127.0.0.1.
+        assert.deepEqual(out.serverAddress, ["127.0.0.1", out.relayPort]);
+        const byPort = (l: [string, number][]) => [...l].sort((x, y) => x[1] - y[1]);
+        assert.deepEqual(byPort(out.listeners), byPort([["127.0.0.1", out.appPort], ["127.0.0.1", out.relayPort]]));
+        const outside = Object.keys(out.nonLoopback);
+        assert.deepEqual(
+            out.nonLoopback,
+            Object.fromEntries(outside.map((ip) => [ip, "refused"])),
+            outside.length === 0
+                ? "sub-check skipped: this machine has no non-loopback IPv4 address to connect to"
+                : `connecting to the relay port on ${outside.join(", ")} is refused`,
+        );
+        // Upstream gone (refused): 503 at once, not after the timeout. Upstream silent: 503 after
+        // the timeout (cut from 10 s to 1 s by the fixture).
+        assert.deepEqual(out.listenersAfterStop, [["127.0.0.1", out.relayPort]]);
+        const { seconds: downSeconds, ...down } = out["upstream down"];
+        const { seconds: silentSeconds, ...silent } = out["upstream silent"];
+        assert.deepEqual([down.status, down.contentType, down.body, silent.status, silent.contentType, silent.body], [503, PLAIN, UNAVAILABLE.body, 503, PLAIN, UNAVAILABLE.body]);
+        assert.ok(downSeconds < 1, `upstream down took ${downSeconds} s`);
+        assert.ok(silentSeconds >= 1 && silentSeconds < 5, `upstream silent took ${silentSeconds} s`);
+        // BaseHTTPRequestHandler's request log is silenced, uvicorn logs warnings only: nothing at all.
+        assert.equal(stderr, "");
+    });
+
+    it("takes the upstream port from PORT without VLLM_CLOUDRUN_UPSTREAM_PORT, else 8000", () => {
+        const { out, stderr } = relayScenario("relay-port");
+        const { status, contentType, allow, body } = out.responses["relay /metrics"];
+        assert.deepEqual({ status, contentType, allow, body }, RELAYED);
+        assert.deepEqual(out.seen.metrics, [[`Bearer ${KEY}`]]);
+        assert.equal(stderr, "");
+        const fallback = relayScenario("default-upstream");
+        assert.deepEqual(fallback.out, { upstreamUrl: "http://127.0.0.1:8000/metrics", relayThreads: [RELAY_THREAD] });
+        assert.equal(fallback.stderr, "");
+    });
+
+    it("starts no relay without VLLM_CLOUDRUN_METRICS_PORT", () => {
+        const { out, stderr } = relayScenario("off");
+        assert.deepEqual(out, { listenersBefore: [], listenersAfter: [], relayThreads: [], relayServer: false });
+        assert.equal(stderr, "");
+    });
+
+    it("refuses a relay port that is not an integer from 1 to 65535, before starting anything", () => {
+        const { out, stderr } = relayScenario("invalid");
+        const values = ["abc", "0", "70000", "65536", "", "-1", " 9400", "9400 ", "+9400", "9_400", "9400.0", "\u0669\u0664\u0660\u0660"];
+        const pyRepr = (v: string) => `'${v}'`;
+        assert.deepEqual(out, {
+            errors: {
+                ...Object.fromEntries(values.map((v) => [v, `VLLM_CLOUDRUN_METRICS_PORT must be a TCP port number from 1 to 65535, not ${pyRepr(v)}`])),
+                "VLLM_CLOUDRUN_UPSTREAM_PORT=abc": "VLLM_CLOUDRUN_UPSTREAM_PORT must be a TCP port number from 1 to 65535, not 'abc'",
+                "PORT=abc": "PORT must be a TCP port number from 1 to 65535, not 'abc'",
+            },
+            relayThreads: [],
+            listeners: [],
+        });
+        assert.equal(stderr, "");
+    });
+
+    it("logs one warning and serves on when the relay port is taken", () => {
+        const { out, stderr } = relayScenario("busy");
+        assert.deepEqual(out, { port: out.port, relayThreads: [], relayServer: false });
+        // Python's logging.lastResort handler: the bare message on stderr; once, though constructed twice.
+        assert.equal(stderr, `metrics relay not started: cannot listen on 127.0.0.1:${out.port}: [Errno 98] Address already in use\n`);
     });
 });
