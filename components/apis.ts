@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
 import { propagationWait } from "./propagation-wait";
 
-/** APIs the stack uses: Cloud Run, Cloud Build (and its logs and staging bucket), Artifact Registry, Secret Manager, IAM, Cloud Quotas (the GPU quota check). */
+/** APIs the stack uses: Cloud Run, Cloud Build (and its logs and staging bucket), Artifact Registry, Secret Manager, IAM, Cloud Quotas (the GPU quota check), Cloud Monitoring (dashboard, metrics, alerts). */
 export const REQUIRED_APIS = [
     "run.googleapis.com",
     "cloudbuild.googleapis.com",
@@ -13,7 +13,11 @@ export const REQUIRED_APIS = [
     "storage.googleapis.com",
     "logging.googleapis.com",
     "cloudquotas.googleapis.com",
+    "monitoring.googleapis.com",
 ] as const;
+
+/** Only with a monthlyBudget: the Cloud Billing Budget API. */
+export const BUDGET_API = "billingbudgets.googleapis.com";
 
 export interface ProjectApisArgs {
     project: pulumi.Input<string>;

@@ -7,13 +7,16 @@ export interface ServiceIdentitiesArgs {
     runtimeAccountId: pulumi.Input<string>;
     /** Account id of the Cloud Build service account. */
     buildAccountId: pulumi.Input<string>;
+    /** Let the runtime account write metrics (the Managed Prometheus sidecar). Default: false. */
+    runtimeMetricWriter?: boolean;
 }
 
 /**
  * Dedicated service accounts: one the Cloud Run service runs as, one Cloud Build runs as
  * (new projects would otherwise build as the Compute default account, which lacks the roles).
- * The only project-level grant is log writing for builds; everything else is granted on the
- * resource itself by the component that owns it.
+ * The only project-level grants are log writing for builds and, with metrics, metric writing for
+ * the runtime (Cloud Monitoring has no narrower scope for writes); everything else is granted on
+ * the resource itself by the component that owns it.
  */
 export class ServiceIdentities extends pulumi.ComponentResource {
     readonly runtime: gcp.serviceaccount.Account;
@@ -28,7 +31,7 @@ export class ServiceIdentities extends pulumi.ComponentResource {
 
         this.runtime = new gcp.serviceaccount.Account(
             `${name}-runtime`,
-            { project: args.project, accountId: args.runtimeAccountId, displayName: "vLLM Cloud Run runtime", description: "Runs the vLLM service. Holds no roles: weights are baked into the image." },
+            { project: args.project, accountId: args.runtimeAccountId, displayName: "vLLM Cloud Run runtime", description: "Runs the vLLM service (and its metrics sidecar). Reads only its own secrets; writes metrics when metrics are on." },
             { parent: this },
         );
         this.build = new gcp.serviceaccount.Account(
@@ -45,6 +48,15 @@ export class ServiceIdentities extends pulumi.ComponentResource {
             { project: args.project, role: "roles/logging.logWriter", member: this.buildMember },
             { parent: this },
         );
+
+        // The Managed Prometheus sidecar writes vLLM's samples as the runtime account.
+        if (args.runtimeMetricWriter === true) {
+            new gcp.projects.IAMMember(
+                `${name}-runtime-metric-writer`,
+                { project: args.project, role: "roles/monitoring.metricWriter", member: this.runtimeMember },
+                { parent: this },
+            );
+        }
 
         this.registerOutputs({ runtimeMember: this.runtimeMember, buildMember: this.buildMember });
     }

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
 import { MAX_STARTUP_SECONDS } from "../config/startup";
 import { loraServeArgs } from "./image-build";
+import { GMP_SIDECAR_IMAGE, METRICS_CONTAINER, METRICS_RELAY_PORT, RUN_MONITORING_DIR, RUN_MONITORING_FILE, SIDECAR_LIVENESS } from "../config/metrics";
 
 /** Port vLLM listens on; Cloud Run routes to it (PORT itself is reserved by Cloud Run). */
 export const VLLM_PORT = 8000;
@@ -85,6 +86,46 @@ export function startupProbeFor(seconds: number): { initialDelaySeconds: number;
     return { initialDelaySeconds: 0, periodSeconds, timeoutSeconds: 5, failureThreshold: Math.ceil(window / periodSeconds) };
 }
 
+/** Name of vLLM's container, the one with the GPU and the port. */
+export const VLLM_CONTAINER = "vllm";
+const METRICS_CONFIG_VOLUME = "rungmp-config";
+
+/** A Cloud Run memory quantity: whole GiB as Gi (32Gi, as before sidecars), else Mi. */
+export function memoryQuantity(mib: number): string {
+    return mib % 1024 === 0 ? `${mib / 1024}Gi` : `${mib}Mi`;
+}
+
+/** Where the metrics sidecar reads its RunMonitoring config: one Secret Manager version. */
+export interface MetricsSidecarArgs {
+    configSecretId: pulumi.Input<string>;
+    /** The version number (never `latest`: a new config is a new revision). */
+    configVersion: pulumi.Input<string>;
+    /** vCPU and memory of the sidecar container. */
+    cpu: number;
+    memoryMiB: number;
+}
+
+/**
+ * Google's Managed Prometheus sidecar: starts once vLLM's startup probe has passed (dependsOn),
+ * holds no GPU, reads its config from a secret volume, and restarts on its own liveness endpoint
+ * (run-gmp-sidecar's example service: /liveness on 13133, 30 s timeout because the handler waits 5 s).
+ */
+export function metricsSidecarContainer(m: MetricsSidecarArgs) {
+    return {
+        name: METRICS_CONTAINER,
+        image: GMP_SIDECAR_IMAGE,
+        dependsOns: [VLLM_CONTAINER],
+        volumeMounts: [{ name: METRICS_CONFIG_VOLUME, mountPath: RUN_MONITORING_DIR }],
+        resources: { limits: { cpu: String(m.cpu), memory: memoryQuantity(m.memoryMiB) }, cpuIdle: false, startupCpuBoost: false },
+        livenessProbe: { periodSeconds: 30, timeoutSeconds: 30, failureThreshold: 3, httpGet: { path: SIDECAR_LIVENESS.path, port: SIDECAR_LIVENESS.port } },
+    };
+}
+
+/** The secret volume holding the sidecar's config, as RUN_MONITORING_DIR/RUN_MONITORING_FILE. */
+export function metricsConfigVolume(m: MetricsSidecarArgs) {
+    return { name: METRICS_CONFIG_VOLUME, secret: { secret: m.configSecretId, items: [{ version: m.configVersion, path: RUN_MONITORING_FILE }] } };
+}
+
 export interface LlmServiceArgs extends Omit<VllmFlags, "maxNumSeqs" | "port" | "requireApiKey" | "startupMode" | "modelPath"> {
     /**
      * With `weights: gcs`: the bucket holding `<model>/<revision>/`, mounted read-only with
@@ -102,10 +143,15 @@ export interface LlmServiceArgs extends Omit<VllmFlags, "maxNumSeqs" | "port" | 
     serviceAccountEmail: pulumi.Input<string>;
     /** Cloud Run accelerator, e.g. `nvidia-l4`. */
     gpuType: pulumi.Input<string>;
-    /** vCPUs per instance. */
+    /** vCPUs of vLLM's container. */
     cpu: pulumi.Input<number>;
-    /** Memory per instance, e.g. `32Gi`. */
+    /** Memory of vLLM's container, e.g. `32Gi`. */
     memory: pulumi.Input<string>;
+    /**
+     * Run Managed Prometheus's sidecar beside vLLM, scraping /metrics (through the image's
+     * loopback relay when an API key guards it). Default: none.
+     */
+    metrics?: MetricsSidecarArgs;
     minInstances: pulumi.Input<number>;
     maxInstances: pulumi.Input<number>;
     /** Requests per instance; also vLLM's --max-num-seqs. */
@@ -167,19 +213,22 @@ export class LlmService extends pulumi.ComponentResource {
                     nodeSelector: { accelerator: args.gpuType },
                     gpuZonalRedundancyDisabled: !args.gpuZonalRedundancy,
                     labels: args.labels,
-                    // Cloud Storage volumes need the second-generation execution environment.
-                    ...(args.weightsBucket === undefined
+                    // Cloud Storage volumes need the second-generation execution environment, and
+                    // the sidecar's examples run in it (Linux: its scrape of 0.0.0.0 reaches loopback).
+                    ...(args.weightsBucket === undefined && args.metrics === undefined ? {} : { executionEnvironment: "EXECUTION_ENVIRONMENT_GEN2" }),
+                    ...(args.weightsBucket === undefined && args.metrics === undefined
                         ? {}
                         : {
-                              executionEnvironment: "EXECUTION_ENVIRONMENT_GEN2",
-                              volumes: [{
-                                  name: "weights",
-                                  gcs: { bucket: args.weightsBucket, readOnly: true, mountOptions: [`only-dir=${args.model}/${args.modelRevision}`, "implicit-dirs"] },
-                              }],
+                              volumes: [
+                                  ...(args.weightsBucket === undefined
+                                      ? []
+                                      : [{ name: "weights", gcs: { bucket: args.weightsBucket, readOnly: true, mountOptions: [`only-dir=${args.model}/${args.modelRevision}`, "implicit-dirs"] } }]),
+                                  ...(args.metrics === undefined ? [] : [metricsConfigVolume(args.metrics)]),
+                              ],
                           }),
                     containers: [
                         {
-                            name: "vllm",
+                            name: VLLM_CONTAINER,
                             image: args.image,
                             args: vllmArgs({
                                 ...args,
@@ -194,6 +243,10 @@ export class LlmService extends pulumi.ComponentResource {
                                 // one when HF_HUB_OFFLINE=1 (https://github.com/vllm-project/vllm/issues/23684).
                                 ...(args.weightsBucket === undefined ? [{ name: "HF_HUB_OFFLINE", value: "1" }] : []),
                                 ...(args.cudaForwardCompat === false ? [{ name: "VLLM_ENABLE_CUDA_COMPATIBILITY", value: "0" }] : []),
+                                // The key guards /metrics on vLLM's port; the middleware relays it on loopback for the sidecar.
+                                ...(args.metrics !== undefined && args.apiKeySecret !== undefined
+                                    ? [{ name: "VLLM_CLOUDRUN_METRICS_PORT", value: String(METRICS_RELAY_PORT) }, { name: "VLLM_CLOUDRUN_UPSTREAM_PORT", value: String(VLLM_PORT) }]
+                                    : []),
                                 // vLLM reads VLLM_API_KEY like --api-key, without putting it on a command line.
                                 ...(args.apiKeySecret === undefined
                                     ? []
@@ -208,6 +261,7 @@ export class LlmService extends pulumi.ComponentResource {
                             startupProbe: { ...startupProbeFor(args.startupSeconds ?? 360), httpGet: { path: "/health", port: VLLM_PORT } },
                             livenessProbe: { periodSeconds: 30, timeoutSeconds: 10, failureThreshold: 3, httpGet: { path: "/health", port: VLLM_PORT } },
                         },
+                        ...(args.metrics === undefined ? [] : [metricsSidecarContainer(args.metrics)]),
                     ],
                 },
             },

@@ -16,7 +16,10 @@ import { ImageRegistry } from "./registry";
 import { BaseImage } from "./base-image";
 import { GpuQuotaCheck, QuotaReport } from "./gpu-quota";
 import { ImageBuild } from "./image-build";
-import { LlmService } from "./service";
+import { LlmService, memoryQuantity, VLLM_PORT } from "./service";
+import { METRICS_RELAY_PORT, runMonitoringConfig } from "../config/metrics";
+import { ServiceMonitoring } from "./monitoring";
+import { BUDGET_API, REQUIRED_APIS } from "./apis";
 import { SmokeTest } from "./smoke-test";
 
 /** The package's type token: `<package>:index:<Component>`, as source-based component packages require. */
@@ -26,7 +29,7 @@ export const VLLM_CLOUDRUN_TYPE = "vllm-cloudrun:index:VllmCloudRun";
 export const VLLM_CLOUDRUN_OUTPUTS = [
     "serviceUrl", "serviceName", "image", "baseImage", "model", "servedModelName", "region", "runtimeServiceAccount", "buildServiceAccount",
     "proxyCommand", "curlCommand", "accessMode", "snippets", "startupMode", "startupEstimate", "gpuMemoryEstimate", "costEstimate", "gpuQuota",
-    "imageInput", "loraModels",
+    "imageInput", "loraModels", "dashboardUrl", "alertPolicies",
 ] as const;
 
 /** What the children produce that the outputs are read from. */
@@ -37,6 +40,7 @@ interface Deployment {
     baseImage: BaseImage;
     identities: ServiceIdentities;
     quota?: GpuQuotaCheck;
+    monitoring: ServiceMonitoring;
     snippets: pulumi.Output<Snippets>;
 }
 
@@ -121,6 +125,10 @@ export class VllmCloudRun extends pulumi.ComponentResource {
     public readonly imageInput: pulumi.Output<boolean>;
     /** Model names of the LoRA adapters, each callable like the base model. */
     public readonly loraModels: pulumi.Output<string[]>;
+    /** The stack's Cloud Monitoring dashboard in the console. */
+    public readonly dashboardUrl: pulumi.Output<string>;
+    /** Display names of the alert policies (empty without alertEmail or notificationChannels). */
+    public readonly alertPolicies: pulumi.Output<string[]>;
 
     constructor(name: string, args: VllmCloudRunArgs, opts?: pulumi.ComponentResourceOptions) {
         // Before registering anything: invalid args create nothing, not even this component.
@@ -161,6 +169,8 @@ export class VllmCloudRun extends pulumi.ComponentResource {
         this.gpuQuota = out((d) => d.quota?.report);
         this.imageInput = out((d) => d.preflight.plan.vision && s.imageInput);
         this.loraModels = out(() => s.loraAdapters.map((a) => a.name));
+        this.dashboardUrl = out((d) => d.monitoring.dashboardUrl);
+        this.alertPolicies = out((d) => d.monitoring.alertPolicies);
     }
 
     /** Resolves once every check has passed and every child is declared; rejects with the ConfigError otherwise. */
@@ -179,14 +189,17 @@ export class VllmCloudRun extends pulumi.ComponentResource {
         // Before this component existed, these children were the stack's own: the alias keeps
         // their URNs (and their children's) so existing stacks see no replacement.
         const child = (more: pulumi.ComponentResourceOptions = {}): pulumi.ComponentResourceOptions => ({ parent: this, aliases: [{ parent: pulumi.rootStackResource }], ...more });
+        // Children added after that (monitoring, 0.3.0) never lived anywhere else.
+        const fresh = (more: pulumi.ComponentResourceOptions = {}): pulumi.ComponentResourceOptions => ({ parent: this, ...more });
 
-        const apis = new ProjectApis(prefix, { project: s.project }, child());
+        const apis = new ProjectApis(prefix, { project: s.project, apis: [...REQUIRED_APIS, ...(s.budget ? [BUDGET_API] : [])] }, child());
         const afterApis = child({ dependsOn: [apis] });
 
         const identities = new ServiceIdentities(prefix, {
             project: s.project,
             runtimeAccountId: s.names.runtimeAccountId,
             buildAccountId: s.names.buildAccountId,
+            runtimeMetricWriter: s.metrics,
         }, afterApis);
 
         // Only the build account may read the token; the runtime account never sees it.
@@ -225,6 +238,9 @@ export class VllmCloudRun extends pulumi.ComponentResource {
         // The vLLM base image by digest, pulled through the stack's Docker Hub cache.
         const baseImage = new BaseImage(`${prefix}-base`, { image: s.baseImage, dockerHubUrl: registry.dockerHubUrl }, child());
 
+        const { vllm, sidecar } = s.containers;
+        const instanceCpu = vllm.cpu + (sidecar?.cpu ?? 0);
+        const instanceMemoryGiB = (vllm.memoryMiB + (sidecar?.memoryMiB ?? 0)) / 1024;
         // Enough GPU quota for maxInstances, checked before the build starts.
         const quota = s.preflightChecks
             ? new GpuQuotaCheck(`${prefix}-quota`, {
@@ -233,8 +249,9 @@ export class VllmCloudRun extends pulumi.ComponentResource {
                   gpuType: s.gpuType,
                   zonalRedundancy: s.gpuZonalRedundancy,
                   maxInstances: s.maxInstances,
-                  memoryGiB: s.memoryGiB,
-                  cpu: s.cpu,
+                  // The instance: vLLM's container and the metrics sidecar's.
+                  memoryGiB: instanceMemoryGiB,
+                  cpu: instanceCpu,
                   auth: s.gcpAuth,
               }, afterApis)
             : undefined;
@@ -273,6 +290,16 @@ export class VllmCloudRun extends pulumi.ComponentResource {
             labels: s.labels,
         }, afterApis);
 
+        // The sidecar's RunMonitoring config: vLLM's port, or the loopback relay when a key guards /metrics.
+        const metricsConfig = sidecar === undefined ? undefined : new TokenSecret(`${prefix}-metrics-config`, {
+            project: s.project,
+            secretId: s.names.metricsConfigSecretId,
+            value: runMonitoringConfig(s.apiKey === undefined ? VLLM_PORT : METRICS_RELAY_PORT),
+            accessors: [identities.runtimeMember],
+            grantPropagationSeconds: 60,
+            labels: s.labels,
+        }, fresh({ dependsOn: [apis] }));
+
         const service = new LlmService(prefix, {
             project: s.project,
             region: s.region,
@@ -295,8 +322,9 @@ export class VllmCloudRun extends pulumi.ComponentResource {
             // Forward compatibility only for drivers older than the image's CUDA 12.8.
             cudaForwardCompat: compareVersions(GPU_TYPES[s.gpuType].driverCuda, "12.8") < 0,
             gpuType: s.gpuType,
-            cpu: s.cpu,
-            memory: s.memory,
+            cpu: vllm.cpu,
+            memory: memoryQuantity(vllm.memoryMiB),
+            metrics: metricsConfig && sidecar && { configSecretId: metricsConfig.secretId, configVersion: metricsConfig.version, cpu: sidecar.cpu, memoryMiB: sidecar.memoryMiB },
             minInstances: s.minInstances,
             maxInstances: s.maxInstances,
             concurrency: s.concurrency,
@@ -307,7 +335,24 @@ export class VllmCloudRun extends pulumi.ComponentResource {
             apiKeySecret: apiKey && { secretId: apiKey.secretId, version: apiKey.version },
             weightsBucket: imageBuild.weightsBucket?.name,
             labels: s.labels,
-        }, child({ dependsOn: apiKey ? [apis, apiKey] : [apis] }));
+        }, child({ dependsOn: [apis, ...(apiKey ? [apiKey] : []), ...(metricsConfig ? [metricsConfig, identities] : [])] }));
+
+        const monitoring = new ServiceMonitoring(prefix, {
+            project: s.project,
+            region: s.region,
+            serviceName: s.names.service,
+            serviceUrl: service.url,
+            maxInstances: s.maxInstances,
+            concurrency: s.concurrency,
+            metrics: s.metrics,
+            title: prefix,
+            alerts: s.alerts,
+            uptimeCheck: s.uptimeCheck,
+            publicService: s.public,
+            budget: s.budget,
+            auth: s.gcpAuth,
+            labels: s.labels,
+        }, fresh({ dependsOn: [apis] }));
 
         if (s.smokeTest) {
             new SmokeTest(`${prefix}-smoke`, {
@@ -324,6 +369,6 @@ export class VllmCloudRun extends pulumi.ComponentResource {
         const ready = service.url.apply((url) => snippets(url, s.servedModelName, accessMode(s.apiKey !== undefined, s.public), features));
         // The constructor has returned by now (this method awaited above), so every output exists.
         this.registerOutputs(Object.fromEntries(VLLM_CLOUDRUN_OUTPUTS.map((k) => [k, this[k]])));
-        return { preflight, service, imageBuild, baseImage, identities, quota, snippets: ready };
+        return { preflight, service, imageBuild, baseImage, identities, quota, monitoring, snippets: ready };
     }
 }

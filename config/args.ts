@@ -210,6 +210,54 @@ export interface VllmCloudRunArgs {
      */
     smokeTest?: boolean;
     /**
+     * Collect vLLM's Prometheus metrics (time to first token, inter-token latency, tokens per second, running and waiting requests, KV-cache usage, preemptions) into Cloud Monitoring with Google's Managed Prometheus sidecar (1 vCPU, 512 MiB beside vLLM; see README "Monitoring" for what it costs per instance-hour), and chart them on the stack's dashboard. false: no sidecar; the dashboard keeps Cloud Run's own metrics.
+     *
+     * Default: `true`. Stack config: `metrics`.
+     */
+    metrics?: boolean;
+    /**
+     * Email address for the stack's alert policies (5xx ratio, requests queued in vLLM, instances at maxInstances, a revision that fails to become ready, the /health uptime check) and budget alerts. Creates a Cloud Monitoring email channel. Empty, with no notificationChannels: no alert policies.
+     *
+     * Default: `""`. Stack config: `alertEmail`.
+     */
+    alertEmail?: string;
+    /**
+     * Existing Cloud Monitoring notification channels (projects/PROJECT/notificationChannels/ID: Slack, PagerDuty, email...) that the alert policies notify, in addition to alertEmail. `gcloud beta monitoring channels list` shows them.
+     *
+     * Default: `[]`. Stack config: `notificationChannels`.
+     */
+    notificationChannels?: string[];
+    /**
+     * The 5xx alert fires when more than this percentage of requests answer 5xx for 5 minutes (with at least one request a minute).
+     *
+     * Default: `5`. Allowed: 1 to 100. Stack config: `alertErrorPercent`.
+     */
+    alertErrorPercent?: number;
+    /**
+     * The saturation alert fires when requests have waited in vLLM's queue (vllm:num_requests_waiting above 0) for this many minutes in a row. Needs metrics.
+     *
+     * Default: `5`. Allowed: 1 to 60. Stack config: `alertQueueMinutes`.
+     */
+    alertQueueMinutes?: number;
+    /**
+     * A Cloud Monitoring uptime check of GET /health every 5 minutes from 3 US locations, with an alert when it fails (it authenticates with an OIDC token, so it works for IAM-only services too). Every check is a request, and a request wakes a scaled-to-zero GPU: auto turns it on only with minInstances >= 1 and alerts on; on with minInstances 0 is refused (it would keep a GPU instance running around the clock).
+     *
+     * Default: `"auto"`. Allowed: one of `auto`, `on`, `off`. Stack config: `uptimeCheck`.
+     */
+    uptimeCheck?: string;
+    /**
+     * A monthly Cloud Billing budget for this project's Cloud Run spend, in the billing account's currency, with emails at 50%, 90% and 100% of actual spend and at 100% of forecast spend (to alertEmail, and to the billing account's admins). 0: no budget. A budget alerts; it does not stop spending. Needs billingAccount.
+     *
+     * Default: `0`. Allowed: 0 to 10000000. Stack config: `monthlyBudget`.
+     */
+    monthlyBudget?: number;
+    /**
+     * Billing account id (XXXXXX-XXXXXX-XXXXXX, upper-case hex: `gcloud billing projects describe PROJECT_ID` shows it) that holds the monthlyBudget. You need Billing Account Costs Manager (roles/billing.costsManager) or Administrator on it.
+     *
+     * Default: `""`. Stack config: `billingAccount`.
+     */
+    billingAccount?: string;
+    /**
      * fast (vLLM eager mode: quickest cold start, slower decoding at low concurrency), throughput (CUDA graphs and torch.compile: slower start, faster tokens), or auto (fast when minInstances is 0, else throughput). Changing it only rolls out a new revision.
      *
      * Default: `"auto"`. Allowed: one of `auto`, `fast`, `throughput`. Stack config: `startupMode`.

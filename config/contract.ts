@@ -234,6 +234,59 @@ export const CONTRACT = {
         default: false,
         description: "Run `npm run smoke` against the new revision as the last step of `npx pulumi up`, so a deploy that doesn't answer fails the `up`. Needs your gcloud login to mint identity tokens.",
     },
+    metrics: {
+        type: "boolean",
+        default: true,
+        description: "Collect vLLM's Prometheus metrics (time to first token, inter-token latency, tokens per second, running and waiting requests, KV-cache usage, preemptions) into Cloud Monitoring with Google's Managed Prometheus sidecar (1 vCPU, 512 MiB beside vLLM; see README \"Monitoring\" for what it costs per instance-hour), and chart them on the stack's dashboard. false: no sidecar; the dashboard keeps Cloud Run's own metrics.",
+    },
+    alertEmail: {
+        type: "string",
+        default: "",
+        description: "Email address for the stack's alert policies (5xx ratio, requests queued in vLLM, instances at maxInstances, a revision that fails to become ready, the /health uptime check) and budget alerts. Creates a Cloud Monitoring email channel. Empty, with no notificationChannels: no alert policies.",
+        example: "oncall@example.com",
+    },
+    notificationChannels: {
+        type: "string[]",
+        default: [],
+        description: "Existing Cloud Monitoring notification channels (projects/PROJECT/notificationChannels/ID: Slack, PagerDuty, email...) that the alert policies notify, in addition to alertEmail. `gcloud beta monitoring channels list` shows them.",
+        example: "projects/YOUR_PROJECT_ID/notificationChannels/CHANNEL_ID",
+    },
+    alertErrorPercent: {
+        type: "integer",
+        default: 5,
+        min: 1,
+        max: 100,
+        description: "The 5xx alert fires when more than this percentage of requests answer 5xx for 5 minutes (with at least one request a minute).",
+        example: "5",
+    },
+    alertQueueMinutes: {
+        type: "integer",
+        default: 5,
+        min: 1,
+        max: 60,
+        description: "The saturation alert fires when requests have waited in vLLM's queue (vllm:num_requests_waiting above 0) for this many minutes in a row. Needs metrics.",
+        example: "5",
+    },
+    uptimeCheck: {
+        type: "string",
+        default: "auto",
+        oneOf: ["auto", "on", "off"],
+        description: "A Cloud Monitoring uptime check of GET /health every 5 minutes from 3 US locations, with an alert when it fails (it authenticates with an OIDC token, so it works for IAM-only services too). Every check is a request, and a request wakes a scaled-to-zero GPU: auto turns it on only with minInstances >= 1 and alerts on; on with minInstances 0 is refused (it would keep a GPU instance running around the clock).",
+    },
+    monthlyBudget: {
+        type: "integer",
+        default: 0,
+        min: 0,
+        max: 10000000,
+        description: "A monthly Cloud Billing budget for this project's Cloud Run spend, in the billing account's currency, with emails at 50%, 90% and 100% of actual spend and at 100% of forecast spend (to alertEmail, and to the billing account's admins). 0: no budget. A budget alerts; it does not stop spending. Needs billingAccount.",
+        example: "500",
+    },
+    billingAccount: {
+        type: "string",
+        default: "",
+        description: "Billing account id (XXXXXX-XXXXXX-XXXXXX, upper-case hex: `gcloud billing projects describe PROJECT_ID` shows it) that holds the monthlyBudget. You need Billing Account Costs Manager (roles/billing.costsManager) or Administrator on it.",
+        example: "012345-6789AB-CDEF01",
+    },
     startupMode: {
         type: "string",
         default: "auto",
@@ -475,6 +528,32 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
                 ? problem("vllmImage", v.vllmImage, `vLLM ${release} images have no ${gpu.displayName} kernels (it needs a CUDA ${gpu.minImageCuda}+ build with sm_120: v${gpu.minVllmRelease} or newer)`, setCommand("vllmImage", DEFAULTS.vllmImage))
                 : [];
         },
+    },
+    {
+        keys: ["monthlyBudget", "billingAccount"],
+        rule: "monthlyBudget needs the billingAccount that holds the budget; a billingAccount without a monthlyBudget does nothing.",
+        check: (v) =>
+            v.monthlyBudget > 0 && v.billingAccount === ""
+                ? problem("billingAccount", "", `monthlyBudget is ${v.monthlyBudget}, and a budget lives in a billing account: give this project's (gcloud billing projects describe ${v.project || "PROJECT_ID"} --format='value(billingAccountName)')`, setCommand("billingAccount"))
+                : v.monthlyBudget === 0 && v.billingAccount !== ""
+                  ? problem("monthlyBudget", 0, "billingAccount is set but there is no budget amount: set one (in the billing account's currency), or unset billingAccount", `${setCommand("monthlyBudget")}   (or: ${PULUMI} config rm billingAccount)`)
+                  : [],
+    },
+    {
+        keys: ["uptimeCheck", "minInstances"],
+        rule: "uptimeCheck on needs minInstances >= 1: each check is a request, which wakes a scaled-to-zero GPU and keeps it running around the clock.",
+        check: (v) =>
+            v.uptimeCheck === "on" && v.minInstances === 0
+                ? problem("uptimeCheck", "on", "with minInstances 0, a check every 5 minutes from 3 locations (a request a minute and a half apart, on average) keeps one GPU instance awake around the clock, which costs what minInstances 1 costs; keep a warm instance on purpose, or let the other alerts watch a scale-to-zero service", `${setCommand("uptimeCheck", "auto")}   (or: ${setCommand("minInstances", "1")})`)
+                : [],
+    },
+    {
+        keys: ["uptimeCheck", "alertEmail"],
+        rule: "uptimeCheck on needs someone to alert: alertEmail or notificationChannels.",
+        check: (v) =>
+            v.uptimeCheck === "on" && v.alertEmail === "" && v.notificationChannels.length === 0
+                ? problem("uptimeCheck", "on", "an uptime check alerts through alertEmail or notificationChannels, and neither is set", `${setCommand("alertEmail")}   (or: ${setCommand("uptimeCheck", "auto")})`)
+                : [],
     },
     {
         keys: ["loraAdapters", "servedModelName"],

@@ -39,6 +39,11 @@ export interface GpuType {
     cpus: number[];
     minMemoryGiB: number;
     maxMemoryGiB: number;
+    /**
+     * Most vCPU and memory one instance may have, all its containers together, where Cloud Run
+     * documents one. A sidecar is carved out of these, never added above them.
+     */
+    instanceMax?: { cpu: number; memoryGiB: number };
     /** Regions where Cloud Run offers this GPU. */
     regions: string[];
     /** Of those, the ones Google opens by invitation only (a project gets no quota there otherwise). */
@@ -70,6 +75,9 @@ export const GPU_TYPES: Readonly<Record<string, GpuType>> = Object.freeze({
         cpus: [4, 6, 8],
         minMemoryGiB: 16,
         maxMemoryGiB: 32,
+        // "The maximum amount of vCPU you can configure is 8 vCPU", "...memory... is 32 GiB"
+        // (https://cloud.google.com/run/docs/configuring/services/cpu, .../memory-limits).
+        instanceMax: { cpu: 8, memoryGiB: 32 },
         // asia-south1 is by invitation only and not offered here at all; us-central1 is allowed for
         // projects that have the invitation (the quota check tells the others).
         regions: ["asia-southeast1", "europe-west1", "europe-west4", "us-central1", "us-east4"],
@@ -95,6 +103,7 @@ export const GPU_TYPES: Readonly<Record<string, GpuType>> = Object.freeze({
         cpus: [20],
         minMemoryGiB: 80,
         maxMemoryGiB: 80,
+        // 20 vCPU and 80 GiB is documented as the minimum; no instance maximum is documented.
         regions: ["asia-south2", "asia-southeast1", "europe-west4", "us-central1"],
         invitationOnlyRegions: ["asia-south2"],
         // The L4 ids' pattern, as public code using the Cloud Quotas API with this GPU reads them (not
@@ -114,4 +123,29 @@ export const CPU_QUOTA_ID = "CpuAllocPerProjectRegion";
 
 export function gpuRegionsFor(gpuType: string): string[] {
     return GPU_TYPES[gpuType]?.regions ?? [];
+}
+
+/** vCPU and memory of one container. */
+export interface ContainerSize {
+    cpu: number;
+    memoryMiB: number;
+}
+
+/**
+ * How an instance of `cpu` vCPU and `memoryGiB` splits between vLLM (which holds the GPU) and a
+ * sidecar. Where the GPU has a documented instance maximum and the sidecar does not fit above the
+ * configured size, vLLM gets the largest size Cloud Run allows (a CPU count the GPU takes, at most
+ * the memory that CPU count allows) that leaves the sidecar room; undefined when that would fall
+ * below the GPU's minimum. Without a documented maximum the sidecar is added on top.
+ */
+export function vllmContainerSize(gpu: GpuType, cpu: number, memoryGiB: number, sidecar: ContainerSize | undefined, maxMemoryForCpu: (cpu: number) => number): ContainerSize | undefined {
+    const asConfigured = { cpu, memoryMiB: memoryGiB * 1024 };
+    const max = gpu.instanceMax;
+    if (sidecar === undefined || max === undefined) return asConfigured;
+    if (cpu + sidecar.cpu <= max.cpu && memoryGiB * 1024 + sidecar.memoryMiB <= max.memoryGiB * 1024) return asConfigured;
+    const fits = gpu.cpus.filter((c) => c <= cpu && c + sidecar.cpu <= max.cpu);
+    if (fits.length === 0) return undefined;
+    const vcpu = Math.max(...fits);
+    const memoryMiB = Math.min(memoryGiB * 1024, max.memoryGiB * 1024 - sidecar.memoryMiB, maxMemoryForCpu(vcpu) * 1024);
+    return memoryMiB < gpu.minMemoryGiB * 1024 ? undefined : { cpu: vcpu, memoryMiB };
 }

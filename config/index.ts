@@ -7,8 +7,8 @@ import type { VllmCloudRunArgs } from "./args";
 import { CONTRACT_KEYS, configKeyOf, ContractValues, CROSS_KEY_RULES, DEFAULTS, SECRET_KEYS, setCommand } from "./contract";
 import { ConfigError, ConfigProblem } from "./errors";
 import { isDockerHub, ImageRef, parseImageRef } from "./image-ref";
-import { CLOUD_BUILD_UNRESTRICTED_REGIONS, defaultBuildRegion, HF_REPO_ID, LORA_ADAPTER_NAME, memoryGiB, PROJECT_ID, REGION_NAME, SECRET_MAX_BYTES } from "./limits";
-import { DEFAULT_REGION, GPU_SOURCE, GPU_TYPES, gpuRegionsFor } from "./gpus";
+import { CLOUD_BUILD_UNRESTRICTED_REGIONS, defaultBuildRegion, HF_REPO_ID, LORA_ADAPTER_NAME, maxMemoryForCpu, memoryGiB, PROJECT_ID, REGION_NAME, SECRET_MAX_BYTES, SIDECAR_CPU, SIDECAR_MEMORY_MIB } from "./limits";
+import { ContainerSize, DEFAULT_REGION, GPU_SOURCE, GPU_TYPES, gpuRegionsFor, vllmContainerSize } from "./gpus";
 import { nameProblems, ResourceNames, resourceNames, sanitize } from "./names";
 import { ArgsReader, readStackValues, stackConfigGetter } from "./reader";
 import { StartupMode, WeightsSource } from "./startup";
@@ -93,6 +93,16 @@ export interface Settings {
     loraAdapters: readonly Readonly<LoraAdapterDef>[];
     /** --max-lora-rank, or 0 to derive it from the adapters' adapter_config.json. */
     maxLoraRank: number;
+    /** Collect vLLM's Prometheus metrics with the Managed Prometheus sidecar. */
+    metrics: boolean;
+    /** vLLM's container (it holds the GPU) and the metrics sidecar's; together they are one instance. */
+    containers: Readonly<{ vllm: ContainerSize; sidecar?: ContainerSize }>;
+    /** Alert policies and who they notify; undefined when neither alertEmail nor notificationChannels is set. */
+    alerts?: Readonly<AlertSettings>;
+    /** Create the /health uptime check (and its alert). */
+    uptimeCheck: boolean;
+    /** Monthly Cloud Billing budget, or undefined. */
+    budget?: Readonly<{ amount: number; billingAccount: string }>;
     labels: Readonly<Record<string, string>>;
     gcpAuth: Readonly<GcpAuth>;
     /** Pull Docker Hub images as this account (with an access token kept in Secret Manager), or anonymously. */
@@ -101,7 +111,19 @@ export interface Settings {
     notices: readonly string[];
 }
 
+export interface AlertSettings {
+    /** Address of the email channel the stack creates, if any. */
+    email?: string;
+    /** Existing channels, by resource name. */
+    channels: readonly string[];
+    errorPercent: number;
+    queueMinutes: number;
+}
+
 const COMMIT = /^[0-9a-f]{40}$/;
+/** A billing account id as gcloud shows it: "0X0X0X-0X0X0X-0X0X0X" (gcloud billing accounts describe). */
+export const BILLING_ACCOUNT = /^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$/;
+const NOTIFICATION_CHANNEL = /^projects\/[a-z][a-z0-9-]{4,28}[a-z0-9]\/notificationChannels\/[0-9]+$/;
 const EMAIL = /^[^@\s:]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$/;
 const DOMAIN = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$/;
 const IAM_MEMBER = /^(user|group|serviceAccount|domain):(.+)$|^principal(Set)?:\/\/iam\.googleapis\.com\/\S+$/;
@@ -286,6 +308,28 @@ export function validateArgs(componentName: string, args: Readonly<VllmCloudRunA
     }
     const impersonate = r.string("gcpImpersonateServiceAccount");
 
+    const metrics = r.boolean("metrics");
+    const alertEmail = r.string("alertEmail");
+    if (alertEmail !== "" && !EMAIL.test(alertEmail)) r.problem("alertEmail", alertEmail, "must be one email address (or empty for no email channel)");
+    const notificationChannels = r.strings("notificationChannels");
+    const seenChannels = new Map<string, number>();
+    notificationChannels.forEach((name, i) => {
+        const fix = `${PULUMI} config set --path 'notificationChannels[${i}]' projects/${project || "PROJECT_ID"}/notificationChannels/CHANNEL_ID   (ids: gcloud beta monitoring channels list --format='value(name)')`;
+        if (!NOTIFICATION_CHANNEL.test(name)) r.problems.push({ key: `notificationChannels[${i}]`, value: name, allowed: "must be a channel's resource name, projects/PROJECT_ID/notificationChannels/NUMBER", fix });
+        const first = seenChannels.get(name);
+        if (first !== undefined) r.problems.push({ key: `notificationChannels[${i}]`, value: name, allowed: `is listed twice (also notificationChannels[${first}])`, fix: `${PULUMI} config rm --path 'notificationChannels[${i}]'` });
+        else seenChannels.set(name, i);
+    });
+    const alertErrorPercent = r.number("alertErrorPercent");
+    const alertQueueMinutes = r.number("alertQueueMinutes");
+    const uptimeCheckRaw = r.string("uptimeCheck");
+    const monthlyBudget = r.number("monthlyBudget");
+    const billingAccount = r.string("billingAccount");
+    if (billingAccount !== "" && !BILLING_ACCOUNT.test(billingAccount)) {
+        const id = billingAccount.replace(/^billingAccounts\//, "").toUpperCase();
+        r.problem("billingAccount", billingAccount, "must be a billing account id: three groups of 6 upper-case hex digits joined by '-', like 012345-6789AB-CDEF01 (gcloud billing projects describe PROJECT_ID --format='value(billingAccountName)' shows billingAccounts/ID)", BILLING_ACCOUNT.test(id) ? id : undefined);
+    }
+
     // Rules across keys, on values that passed their own checks (secrets only as set or not):
     // a rule is skipped when one of its keys already has a problem of its own.
     const values = {
@@ -294,6 +338,7 @@ export function validateArgs(componentName: string, args: Readonly<VllmCloudRunA
         gpuMemoryUtilization, gpuZonalRedundancy, deletionProtection, invokers, buildRegion: buildRegionRaw, buildMachineType: machineType,
         buildDiskSizeGb: diskSizeGb, buildTimeoutMinutes: timeoutMinutes, preflightChecks, public: isPublic, smokeTest, startupMode: startupModeRaw, weights,
         dockerHubUsername, gcpImpersonateServiceAccount: impersonate,
+        metrics, alertEmail, notificationChannels, alertErrorPercent, alertQueueMinutes, uptimeCheck: uptimeCheckRaw, monthlyBudget, billingAccount,
         hfToken: isGiven(args.hfToken) ? "set" : "", apiKey: isGiven(args.apiKey) ? "set" : "", dockerHubToken: isGiven(args.dockerHubToken) ? "set" : "",
         gcpCredentials: isGiven(args.gcpCredentials) ? "set" : "", gcpAccessToken: isGiven(args.gcpAccessToken) ? "set" : "",
     } satisfies ContractValues;
@@ -304,8 +349,20 @@ export function validateArgs(componentName: string, args: Readonly<VllmCloudRunA
         r.problems.push(...rule.check(values, given));
     }
 
+    // The metrics sidecar shares the instance with vLLM (see vllmContainerSize).
+    const sidecar = metrics ? { cpu: SIDECAR_CPU, memoryMiB: SIDECAR_MEMORY_MIB } : undefined;
+    // Only for a size the GPU takes: a wrong cpu or memory is reported once, as itself.
+    const sizeIsValid = gpu !== undefined && memGiB !== undefined && !r.problems.some((p) => ["cpu", "memory", "gpuType"].includes(p.key));
+    const vllmSize = sizeIsValid ? vllmContainerSize(gpu, cpu, memGiB, sidecar, maxMemoryForCpu) : { cpu, memoryMiB: (memGiB ?? 0) * 1024 };
+    if (vllmSize === undefined) {
+        r.problem("metrics", true, `the metrics sidecar needs ${SIDECAR_CPU} vCPU and ${SIDECAR_MEMORY_MIB} MiB beside vLLM, and ${cpu} vCPU / ${memory} leaves vLLM less than ${gpuType} needs`, "false");
+    } else if (sidecar && (vllmSize.cpu !== cpu || vllmSize.memoryMiB !== (memGiB as number) * 1024)) {
+        notices.push(`metrics: the Managed Prometheus sidecar takes ${SIDECAR_CPU} vCPU and ${SIDECAR_MEMORY_MIB} MiB of the instance (Cloud Run allows ${gpu?.instanceMax?.cpu} vCPU and ${gpu?.instanceMax?.memoryGiB} GiB an instance), so vLLM's container runs with ${vllmSize.cpu} vCPU and ${vllmSize.memoryMiB / 1024}Gi; set metrics false to give vLLM all ${cpu} vCPU and ${memory}.`);
+    }
+
     if (r.problems.length > 0) throw new ConfigError(r.problems);
 
+    const alerting = alertEmail !== "" || notificationChannels.length > 0;
     const secret = (v: pulumi.Input<string> | undefined) => (isGiven(v) ? pulumi.secret(v as pulumi.Input<string>) : undefined);
     return Object.freeze({
         project,
@@ -350,6 +407,14 @@ export function validateArgs(componentName: string, args: Readonly<VllmCloudRunA
             impersonateServiceAccount: impersonate === "" ? undefined : impersonate,
         }),
         dockerHub: dockerHubUsername === "" ? undefined : Object.freeze({ username: dockerHubUsername, token: secret(args.dockerHubToken) as pulumi.Output<string> }),
+        metrics,
+        containers: Object.freeze({ vllm: Object.freeze(vllmSize as ContainerSize), ...(sidecar ? { sidecar: Object.freeze(sidecar) } : {}) }),
+        alerts: alerting
+            ? Object.freeze({ ...(alertEmail === "" ? {} : { email: alertEmail }), channels: Object.freeze([...notificationChannels]), errorPercent: alertErrorPercent, queueMinutes: alertQueueMinutes })
+            : undefined,
+        // auto: only where checks cannot keep a GPU awake that would otherwise scale to zero.
+        uptimeCheck: alerting && (uptimeCheckRaw === "on" || (uptimeCheckRaw === "auto" && minInstances >= 1)),
+        budget: monthlyBudget > 0 ? Object.freeze({ amount: monthlyBudget, billingAccount }) : undefined,
         notices: Object.freeze(notices),
     });
 }

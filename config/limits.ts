@@ -113,3 +113,11 @@ export function memoryGiB(memory: string): number | undefined {
     if (!m) return undefined;
     return m[2] === "Gi" ? Number(m[1]) : Number(m[1]) / 1024;
 }
+
+/**
+ * The metrics sidecar's size: 1 vCPU is the least Cloud Run allows outside request-based billing
+ * (below 1 vCPU needs request-based billing, which GPU services cannot use), 512 MiB the least in
+ * the second-generation environment (https://cloud.google.com/run/docs/configuring/services/cpu, .../memory-limits).
+ */
+export const SIDECAR_CPU = 1;
+export const SIDECAR_MEMORY_MIB = 512;

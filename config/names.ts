@@ -15,6 +15,8 @@ export interface ResourceNames {
     apiKeySecretId: string;
     /** Secret holding the Docker Hub access token (only with dockerHubUsername). */
     dockerHubSecretId: string;
+    /** Secret holding the metrics sidecar's RunMonitoring config (only with metrics). */
+    metricsConfigSecretId: string;
     stagingBucket: string;
     weightsBucket: string;
 }
@@ -36,6 +38,7 @@ export function resourceNames(pulumiProject: string, stack: string, gcpProject: 
         secretId: `${prefix}-hf-token`,
         apiKeySecretId: `${prefix}-api-key`,
         dockerHubSecretId: `${prefix}-dockerhub-token`,
+        metricsConfigSecretId: `${prefix}-metrics-config`,
         // Bucket names are global: the project id makes this one unique.
         stagingBucket: `${prefix}-src-${gcpProject}`,
         weightsBucket: `${prefix}-weights-${gcpProject}`,
@@ -55,7 +58,7 @@ export function nameProblems(names: ResourceNames, stack: string, weights: strin
     for (const [what, id] of [["Artifact Registry repository id", names.repository], ["Docker Hub remote repository id", names.dockerHubRemote]] as const) {
         check(what, id, REPOSITORY_ID.test(id), "repository ids are at most 63 characters [a-z0-9-], starting with a letter");
     }
-    for (const [what, id] of [["token secret id", names.secretId], ["API key secret id", names.apiKeySecretId], ["Docker Hub token secret id", names.dockerHubSecretId]] as const) {
+    for (const [what, id] of [["token secret id", names.secretId], ["API key secret id", names.apiKeySecretId], ["Docker Hub token secret id", names.dockerHubSecretId], ["metrics config secret id", names.metricsConfigSecretId]] as const) {
         check(what, id, SECRET_ID.test(id), "secret ids are at most 255 characters [A-Za-z0-9_-]");
     }
     const buckets = [["staging bucket name", names.stagingBucket], ...(weights === "gcs" ? [["weights bucket name", names.weightsBucket]] : [])] as const;

@@ -16,13 +16,23 @@ export const DEPLOYER_ROLES: readonly DeployerRole[] = [
     { role: "roles/serviceusage.serviceUsageAdmin", why: "enable the APIs; bill API calls to the project", permissions: ["serviceusage.services.enable", "serviceusage.services.get", "serviceusage.services.list", "serviceusage.services.use"] },
     { role: "roles/iam.serviceAccountAdmin", why: "create the runtime and build service accounts", permissions: ["iam.serviceAccounts.create", "iam.serviceAccounts.get", "iam.serviceAccounts.update", "iam.serviceAccounts.delete"] },
     { role: "roles/iam.serviceAccountUser", why: "run the build and the service as those accounts (actAs)", permissions: ["iam.serviceAccounts.actAs"] },
-    { role: "roles/resourcemanager.projectIamAdmin", why: "grant the build account roles/logging.logWriter on the project", permissions: ["resourcemanager.projects.get", "resourcemanager.projects.getIamPolicy", "resourcemanager.projects.setIamPolicy"] },
+    { role: "roles/resourcemanager.projectIamAdmin", why: "grant the build account roles/logging.logWriter (and, with metrics, the runtime account roles/monitoring.metricWriter) on the project", permissions: ["resourcemanager.projects.get", "resourcemanager.projects.getIamPolicy", "resourcemanager.projects.setIamPolicy"] },
     { role: "roles/secretmanager.admin", why: "store the token (and API key) and grant access to the one account that reads each", permissions: ["secretmanager.secrets.create", "secretmanager.secrets.get", "secretmanager.secrets.update", "secretmanager.secrets.delete", "secretmanager.secrets.getIamPolicy", "secretmanager.secrets.setIamPolicy", "secretmanager.versions.add", "secretmanager.versions.get", "secretmanager.versions.access", "secretmanager.versions.destroy"] },
     { role: "roles/artifactregistry.admin", why: "create the image and Docker Hub cache repositories and grant the build account on them", permissions: ["artifactregistry.repositories.create", "artifactregistry.repositories.get", "artifactregistry.repositories.update", "artifactregistry.repositories.delete", "artifactregistry.repositories.getIamPolicy", "artifactregistry.repositories.setIamPolicy", "artifactregistry.dockerimages.get", "artifactregistry.dockerimages.list"] },
     { role: "roles/storage.admin", why: "create the staging (and weights) buckets, grant on them, upload the build source", permissions: ["storage.buckets.create", "storage.buckets.get", "storage.buckets.update", "storage.buckets.delete", "storage.buckets.getIamPolicy", "storage.buckets.setIamPolicy", "storage.objects.create", "storage.objects.get", "storage.objects.list", "storage.objects.delete"] },
     { role: "roles/cloudbuild.builds.editor", why: "submit, follow and cancel the image build", permissions: ["cloudbuild.builds.create", "cloudbuild.builds.get", "cloudbuild.builds.list", "cloudbuild.builds.update"] },
     { role: "roles/logging.viewer", why: "read the build's log when it fails (builds log to Cloud Logging only)", permissions: ["logging.logEntries.list"] },
     { role: "roles/run.admin", why: "deploy the service and grant its invokers", permissions: ["run.services.create", "run.services.get", "run.services.update", "run.services.delete", "run.services.getIamPolicy", "run.services.setIamPolicy", "run.operations.get"] },
+    {
+        role: "roles/monitoring.editor",
+        why: "create the dashboard, alert policies, notification channel and uptime check",
+        permissions: [
+            "monitoring.dashboards.create", "monitoring.dashboards.get", "monitoring.dashboards.update", "monitoring.dashboards.delete",
+            "monitoring.alertPolicies.create", "monitoring.alertPolicies.get", "monitoring.alertPolicies.update", "monitoring.alertPolicies.delete",
+            "monitoring.notificationChannels.create", "monitoring.notificationChannels.get", "monitoring.notificationChannels.update", "monitoring.notificationChannels.delete",
+            "monitoring.uptimeCheckConfigs.create", "monitoring.uptimeCheckConfigs.get", "monitoring.uptimeCheckConfigs.update", "monitoring.uptimeCheckConfigs.delete",
+        ],
+    },
     { role: "roles/cloudquotas.viewer", why: "read the region's GPU, memory and CPU quota before the build", permissions: ["cloudquotas.quotas.get"] },
 ];
 

@@ -7,7 +7,8 @@ import { ConfigError, ConfigProblem, memoryGiB, Settings } from "./index";
 import { GPU_TYPES } from "./gpus";
 import { MODEL_CATALOG, modelFromConfig, ModelSpec, quantizedVariantsOf, sizeFromModelId } from "./model-catalog";
 import { estimateGpuMemory, MemoryEstimate, ServingShape, weightsGiB } from "./memory";
-import { HOURS_PER_MONTH, PRICES_AS_OF, PRICING_SOURCE, TIER1, TIER1_REGIONS } from "./pricing";
+import { ALERT_CONDITION_MONTHLY, GMP_PER_MILLION_SAMPLES, HOURS_PER_MONTH, PRICES_AS_OF, PRICING_SOURCE, TIER1, TIER1_REGIONS } from "./pricing";
+import { samplesPerScrape, SCRAPE_INTERVAL_SECONDS } from "./metrics";
 import { MAX_STARTUP_SECONDS, startupEstimate, StartupEstimate } from "./startup";
 import { adcPost, checkDeployerPermissions, GooglePost, grantCommands } from "./permissions";
 import { FP8_KV_MIN_VLLM_RELEASE, FP8_MIN_COMPUTE_CAPABILITY, isGemma3 } from "./contract";
@@ -40,6 +41,10 @@ export interface CostEstimate {
     memoryHour: number;
     /** At minInstances, running all month. */
     monthlyAtMinInstances: number;
+    /** Of perInstanceHour, what metrics add: the sidecar's vCPU and memory, and the samples it ingests. */
+    metricsPerInstanceHour: number;
+    /** Alert policies' conditions, per month (0 without alerts). */
+    alertingMonthly: number;
     pricesAsOf: string;
     source: string;
     note?: string;
@@ -66,7 +71,16 @@ export interface PreflightReport {
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 /** Hourly cost of one instance and the monthly cost of the warm ones. */
-export function estimateCost(s: Pick<Settings, "region" | "gpuType" | "cpu" | "memory" | "gpuZonalRedundancy" | "minInstances">): CostEstimate {
+/** What one instance and the stack's monitoring consist of, for the cost estimate. */
+export type CostInputs = Pick<Settings, "region" | "gpuType" | "gpuZonalRedundancy" | "minInstances"> &
+    Partial<Pick<Settings, "containers" | "alerts" | "uptimeCheck" | "metrics">> & { cpu: number; memory: string };
+
+/** Alert conditions the stack creates: 5xx, at maxInstances, failed revision; the queue with metrics; the uptime check. */
+export function alertConditions(s: Partial<Pick<Settings, "alerts" | "uptimeCheck" | "metrics">>): number {
+    return s.alerts === undefined ? 0 : 3 + (s.metrics ? 1 : 0) + (s.uptimeCheck ? 1 : 0);
+}
+
+export function estimateCost(s: CostInputs): CostEstimate {
     const gpuPrice = TIER1.gpuSecond[s.gpuType];
     // A GPU whose price the table has no source for is left out and said so, never guessed.
     const gpuHour = gpuPrice === undefined ? 0 : (s.gpuZonalRedundancy ? gpuPrice.zonal : gpuPrice.nonZonal) * 3600;
@@ -74,9 +88,15 @@ export function estimateCost(s: Pick<Settings, "region" | "gpuType" | "cpu" | "m
         ...(gpuPrice === undefined ? [`the ${s.gpuType} GPU price is not in this program's price table (no published price was available to it): the totals are CPU and memory only; see ${PRICING_SOURCE}`] : []),
         ...(TIER1_REGIONS.includes(s.region) ? [] : [`${s.region} is priced above Tier 1; this uses Tier 1 prices, so the real cost is higher`]),
     ];
-    const cpuHour = TIER1.vcpuSecond * s.cpu * 3600;
-    const memoryHour = TIER1.gibSecond * (memoryGiB(s.memory) ?? 0) * 3600;
-    const perInstanceHour = gpuHour + cpuHour + memoryHour;
+    // Every container of the instance is billed: vLLM's and the metrics sidecar's.
+    const sidecar = s.containers?.sidecar;
+    const cpu = s.containers ? s.containers.vllm.cpu + (sidecar?.cpu ?? 0) : s.cpu;
+    const memGiB = s.containers ? (s.containers.vllm.memoryMiB + (sidecar?.memoryMiB ?? 0)) / 1024 : (memoryGiB(s.memory) ?? 0);
+    const cpuHour = TIER1.vcpuSecond * cpu * 3600;
+    const memoryHour = TIER1.gibSecond * memGiB * 3600;
+    const samplesHour = sidecar ? (samplesPerScrape() * 3600 / SCRAPE_INTERVAL_SECONDS / 1e6) * GMP_PER_MILLION_SAMPLES : 0;
+    const metricsPerInstanceHour = sidecar ? (TIER1.vcpuSecond * sidecar.cpu + TIER1.gibSecond * (sidecar.memoryMiB / 1024)) * 3600 + samplesHour : 0;
+    const perInstanceHour = gpuHour + cpuHour + memoryHour + samplesHour;
     return {
         currency: "USD",
         region: s.region,
@@ -85,6 +105,8 @@ export function estimateCost(s: Pick<Settings, "region" | "gpuType" | "cpu" | "m
         cpuHour: round(cpuHour),
         memoryHour: round(memoryHour),
         monthlyAtMinInstances: round(perInstanceHour * HOURS_PER_MONTH * s.minInstances, 0),
+        metricsPerInstanceHour: round(metricsPerInstanceHour, 4),
+        alertingMonthly: round(alertConditions(s) * ALERT_CONDITION_MONTHLY),
         pricesAsOf: PRICES_AS_OF,
         source: PRICING_SOURCE,
         ...(notes.length === 0 ? {} : { note: notes.join("; ") }),

@@ -23,3 +23,17 @@ export const TIER1_REGIONS = ["europe-west1", "europe-west4", "us-central1", "us
 
 /** Hours in an average month, as Google's calculator uses. */
 export const HOURS_PER_MONTH = 730;
+
+/**
+ * Managed Service for Prometheus, per million samples ingested (first tier): $0.06
+ * (https://cloud.google.com/stackdriver/pricing, "Prometheus Samples Ingested"; the figure as
+ * public summaries of that page give it, read 2026-11). No free allotment for Prometheus samples.
+ */
+export const GMP_PER_MILLION_SAMPLES = 0.06;
+
+/**
+ * Cloud Monitoring alerting: $1.50 per alert condition per month (plus $0.35 per million time
+ * series returned, a few cents here), from Google's worked example on
+ * https://cloud.google.com/monitoring/alerts/cost-control. Dashboards and Cloud Run's own metrics are free.
+ */
+export const ALERT_CONDITION_MONTHLY = 1.5;

@@ -40,7 +40,8 @@ describe("IAM only (default)", () => {
         const r = await runProgram();
         assert.deepEqual(envsOf(r).map((e) => e.name), ["HF_HUB_OFFLINE"]);
         assert.ok(!argsOf(r).includes("--middleware"));
-        assert.equal(byType(r, "gcp:secretmanager/secret:Secret").length, 1);
+        // The token's secret and the metrics sidecar's config; no key secret.
+        assert.deepEqual(byType(r, "gcp:secretmanager/secret:Secret").map((x) => x.inputs.secretId).sort(), ["vllm-cloudrun-dev-hf-token", "vllm-cloudrun-dev-metrics-config"]);
         assert.deepEqual(byType(r, INVOKER), []);
         assert.equal(r.outputs.accessMode, "iam");
     });
@@ -51,7 +52,7 @@ describe("IAM plus API key", () => {
         const r = await runProgram({ secretConfig: { apiKey: API_KEY } });
         assert.equal(r.error, undefined);
         const secrets = byType(r, "gcp:secretmanager/secret:Secret");
-        assert.deepEqual(secrets.map((x) => x.inputs.secretId).sort(), ["vllm-cloudrun-dev-api-key", "vllm-cloudrun-dev-hf-token"]);
+        assert.deepEqual(secrets.map((x) => x.inputs.secretId).sort(), ["vllm-cloudrun-dev-api-key", "vllm-cloudrun-dev-hf-token", "vllm-cloudrun-dev-metrics-config"]);
         const versions = byType(r, "gcp:secretmanager/secretVersion:SecretVersion").filter((v) => v.name === "vllm-cloudrun-dev-api-key-version");
         assert.equal(versions.length, 1);
         assert.ok(isSecretValue(versions[0].inputs.secretData));
@@ -59,15 +60,24 @@ describe("IAM plus API key", () => {
         assert.deepEqual(accessors.map((a) => [a.inputs.secretId, a.inputs.member]).sort(), [
             ["vllm-cloudrun-dev-api-key", RUNTIME],
             ["vllm-cloudrun-dev-hf-token", "serviceAccount:vllm-cloudrun-dev-build@my-proj.iam.gserviceaccount.com"],
+            ["vllm-cloudrun-dev-metrics-config", RUNTIME],
         ]);
+        // The key by reference only; the metrics relay's ports (it reads the key from VLLM_API_KEY).
         assert.deepEqual(envsOf(r), [
             { name: "HF_HUB_OFFLINE", value: "1" },
+            { name: "VLLM_CLOUDRUN_METRICS_PORT", value: "9400" },
+            { name: "VLLM_CLOUDRUN_UPSTREAM_PORT", value: "8000" },
             { name: "VLLM_API_KEY", valueSource: { secretKeyRef: { secret: "vllm-cloudrun-dev-api-key", version: keyVersion(r) } } },
         ]);
         // vLLM checks its key on /v1/* only; the baked middleware guards the rest (/invocations!).
         assert.deepEqual(argsOf(r).slice(-2), ["--middleware", "vllm_cloudrun_auth.RequireApiKey"]);
         const svc = r.resources.find((x) => x.type === "vllm-cloudrun:service:LlmService");
-        assert.deepEqual(svc?.dependsOn.sort(), ["vllm-cloudrun:apis:ProjectApis::vllm-cloudrun-dev", "vllm-cloudrun:secret:TokenSecret::vllm-cloudrun-dev-api-key"]);
+        assert.deepEqual(svc?.dependsOn.sort(), [
+            "vllm-cloudrun:apis:ProjectApis::vllm-cloudrun-dev",
+            "vllm-cloudrun:identities:ServiceIdentities::vllm-cloudrun-dev",
+            "vllm-cloudrun:secret:TokenSecret::vllm-cloudrun-dev-api-key",
+            "vllm-cloudrun:secret:TokenSecret::vllm-cloudrun-dev-metrics-config",
+        ]);
         const wait = one(r, "command:local:Command", "vllm-cloudrun-dev-api-key-grant-propagation");
         assert.deepEqual(wait.dependsOn, ["gcp:secretmanager/secretIamMember:SecretIamMember::vllm-cloudrun-dev-api-key-accessor-0"]);
         assert.deepEqual(byType(r, INVOKER), []);

@@ -20,7 +20,8 @@ describe("ProjectApis", () => {
             assert.equal(s.inputs.project, "my-proj");
             assert.equal(s.parent, APIS);
         }
-        for (const api of ["run", "cloudbuild", "artifactregistry", "secretmanager", "iam"]) {
+        assert.ok(!services.some((s) => s.inputs.service === "billingbudgets.googleapis.com"), "the budget API only with a monthlyBudget");
+        for (const api of ["run", "cloudbuild", "artifactregistry", "secretmanager", "iam", "monitoring"]) {
             assert.ok(services.some((s) => s.inputs.service === `${api}.googleapis.com`), api);
         }
     });
@@ -48,7 +49,9 @@ describe("ProjectApis", () => {
             "vllm-cloudrun:identities:ServiceIdentities",
             "vllm-cloudrun:image:BaseImage",
             "vllm-cloudrun:image:ImageBuild",
+            "vllm-cloudrun:monitoring:ServiceMonitoring",
             "vllm-cloudrun:registry:ImageRegistry",
+            "vllm-cloudrun:secret:TokenSecret",
             "vllm-cloudrun:secret:TokenSecret",
             "vllm-cloudrun:service:LlmService",
         ]);

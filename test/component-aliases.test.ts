@@ -3,6 +3,7 @@
 // resolves them) with the same inputs, and nothing is created but the component itself.
 import { afterEach, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
+import { isDeepStrictEqual } from "node:util";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
@@ -103,8 +104,35 @@ function normalized(inputs: unknown, all: { type: string; name: string; inputs: 
     const [contentHash, baseDigest] = (build?.inputs.triggers ?? []) as string[];
     let text = JSON.stringify(inputs);
     if (contentHash !== undefined) text = text.split(contentHash).join("<content-hash>").split(imageTag(contentHash, baseDigest)).join("<image-tag>");
-    return JSON.parse(text, (key, value: unknown) => (key === "startupProbe" ? "<startup-probe>" : value));
+    return JSON.parse(text, (key, value: unknown) => {
+        if (key === "startupProbe") return "<startup-probe>";
+        // Monitoring (0.3.0): one more API in the propagation wait's triggers, and the runtime
+        // account's description says it writes metrics (an in-place update).
+        if (key === "triggers" && Array.isArray(value)) return value.filter((v) => v !== "monitoring.googleapis.com");
+        if (key === "description" && typeof value === "string" && value.startsWith("Runs the vLLM service")) return "<runtime-account-description>";
+        return value;
+    });
 }
+
+/** What monitoring (0.3.0) adds to every stack, metrics on or off: the API, the dashboard and their component. */
+const MONITORING_CREATED = (stack: string) => [
+    urn(stack, "vllm-cloudrun:index:VllmCloudRun$vllm-cloudrun:apis:ProjectApis$gcp:projects/service:Service", `${PROJECT}-${stack}-monitoring`),
+    urn(stack, "vllm-cloudrun:index:VllmCloudRun$vllm-cloudrun:monitoring:ServiceMonitoring", `${PROJECT}-${stack}`),
+    urn(stack, "vllm-cloudrun:index:VllmCloudRun$vllm-cloudrun:monitoring:ServiceMonitoring$gcp:monitoring/dashboard:Dashboard", `${PROJECT}-${stack}-dashboard`),
+];
+
+/** With metrics on (the default since 0.3.0), also the sidecar's config secret and the runtime account's metric writer role. */
+const METRICS_CREATED = (stack: string) => [
+    urn(stack, "vllm-cloudrun:index:VllmCloudRun$vllm-cloudrun:identities:ServiceIdentities$gcp:projects/iAMMember:IAMMember", `${PROJECT}-${stack}-runtime-metric-writer`),
+    urn(stack, "vllm-cloudrun:index:VllmCloudRun$vllm-cloudrun:secret:TokenSecret", `${PROJECT}-${stack}-metrics-config`),
+    urn(stack, "vllm-cloudrun:index:VllmCloudRun$vllm-cloudrun:secret:TokenSecret$gcp:secretmanager/secret:Secret", `${PROJECT}-${stack}-metrics-config`),
+    urn(stack, "vllm-cloudrun:index:VllmCloudRun$vllm-cloudrun:secret:TokenSecret$gcp:secretmanager/secretVersion:SecretVersion", `${PROJECT}-${stack}-metrics-config-version`),
+    urn(stack, "vllm-cloudrun:index:VllmCloudRun$vllm-cloudrun:secret:TokenSecret$gcp:secretmanager/secretIamMember:SecretIamMember", `${PROJECT}-${stack}-metrics-config-accessor-0`),
+    urn(stack, "vllm-cloudrun:index:VllmCloudRun$vllm-cloudrun:secret:TokenSecret$command:local:Command", `${PROJECT}-${stack}-metrics-config-grant-propagation`),
+];
+
+/** The same configuration with metrics off, so the restructure is compared on its own. */
+const withoutMetrics = (opts: RunOptions): RunOptions => ({ ...opts, config: { ...opts.config, metrics: false } });
 
 const realFetch = globalThis.fetch;
 
@@ -116,7 +144,7 @@ describe("existing stacks after the restructure into one component", () => {
     for (const [configuration, opts] of Object.entries(CONFIGURATIONS)) {
         it(`${configuration}: every resource keeps its identity and inputs; only the component is new`, async () => {
             globalThis.fetch = () => Promise.resolve(new Response("{}", { status: 200 }));
-            const r = await runProgram(opts);
+            const r = await runProgram(withoutMetrics(opts));
             assert.equal(r.error, undefined, String(r.error));
             const stack = opts.stack ?? "dev";
             const olds = BEFORE.resources[configuration];
@@ -125,7 +153,7 @@ describe("existing stacks after the restructure into one component", () => {
             const matches = matchAgainstOld(stack, r.resources, new Set(oldByUrn.keys()));
 
             const created = [...matches].filter(([, old]) => old === undefined).map(([u]) => u);
-            assert.deepEqual(created, [urn(stack, "vllm-cloudrun:index:VllmCloudRun", `${PROJECT}`)], "only the component is created");
+            assert.deepEqual(created.sort(), [urn(stack, "vllm-cloudrun:index:VllmCloudRun", `${PROJECT}`), ...MONITORING_CREATED(stack)].sort(), "only the component and the dashboard are created");
             const claimed = [...matches.values()].filter((u): u is string => u !== undefined);
             assert.equal(new Set(claimed).size, claimed.length, "no old resource is claimed twice");
             assert.deepEqual([...oldByUrn.keys()].filter((u) => !claimed.includes(u)), [], "no old resource is left to delete");
@@ -139,6 +167,25 @@ describe("existing stacks after the restructure into one component", () => {
             }
         });
     }
+
+    it("with metrics on (the default), an existing stack also gets the sidecar's secret and role, and only the service's template and vLLM's share of the instance change", async () => {
+        for (const [configuration, opts] of Object.entries(CONFIGURATIONS)) {
+            globalThis.fetch = () => Promise.resolve(new Response("{}", { status: 200 }));
+            const r = await runProgram(opts);
+            assert.equal(r.error, undefined, String(r.error));
+            const stack = opts.stack ?? "dev";
+            const olds = BEFORE.resources[configuration];
+            const oldByUrn = new Map([...oldUrns(stack, olds)].map(([key, u]) => [u, olds.find((o) => `${o.type}::${o.name}` === key) as OldResource]));
+            const matches = matchAgainstOld(stack, r.resources, new Set(oldByUrn.keys()));
+            const created = [...matches].filter(([, old]) => old === undefined).map(([u]) => u);
+            assert.deepEqual(created.sort(), [urn(stack, "vllm-cloudrun:index:VllmCloudRun", `${PROJECT}`), ...MONITORING_CREATED(stack), ...METRICS_CREATED(stack)].sort(), configuration);
+            const newByUrn = new Map([...matches.keys()].map((u, i) => [u, r.resources.filter((x) => x.type !== ROOT_STACK)[i]]));
+            const changed = [...matches]
+                .filter(([u, old]) => old !== undefined && !isDeepStrictEqual(normalized((newByUrn.get(u) as Registered).inputs, r.resources), normalized((oldByUrn.get(old) as OldResource).inputs, olds)))
+                .map(([u]) => nameOf(u));
+            assert.deepEqual(changed, [`${PROJECT}-${stack}`], `${configuration}: only the service changes`);
+        }
+    });
 
     it("the one intended change to existing services: the startup probe checks from the first second, over the same or a longer window", async () => {
         for (const [configuration, opts] of Object.entries(CONFIGURATIONS)) {
@@ -156,7 +203,9 @@ describe("existing stacks after the restructure into one component", () => {
         const r = await runProgram();
         const aliased = r.resources.filter((x) => (x.aliases ?? []).some((a) => typeof a === "object" && "parent" in a)).map((x) => `${x.type}::${x.name}`);
         const children = r.resources.filter((x) => x.parent === `vllm-cloudrun:index:VllmCloudRun::${PROJECT}`).map((x) => `${x.type}::${x.name}`);
-        assert.deepEqual(aliased.sort(), children.sort());
-        assert.equal(children.length, 7);
+        const added = [`vllm-cloudrun:secret:TokenSecret::${PROJECT}-dev-metrics-config`, `vllm-cloudrun:monitoring:ServiceMonitoring::${PROJECT}-dev`];
+        assert.deepEqual(aliased.sort(), children.filter((c) => !added.includes(c)).sort());
+        assert.equal(children.length, 9);
+        assert.deepEqual(children.filter((c) => added.includes(c)).sort(), [...added].sort(), "the children monitoring added, which never lived at the stack");
     });
 });

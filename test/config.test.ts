@@ -81,6 +81,7 @@ describe("resource names", () => {
             secretId: "vllm-cloudrun-dev-hf-token",
             apiKeySecretId: "vllm-cloudrun-dev-api-key",
             dockerHubSecretId: "vllm-cloudrun-dev-dockerhub-token",
+            metricsConfigSecretId: "vllm-cloudrun-dev-metrics-config",
             stagingBucket: "vllm-cloudrun-dev-src-p1",
             weightsBucket: "vllm-cloudrun-dev-weights-p1",
         });

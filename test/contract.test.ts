@@ -119,6 +119,9 @@ describe("the contract", () => {
         "kvCacheDtype+vllmImage": { model: "meta-llama/Llama-3.1-8B-Instruct", kvCacheDtype: "fp8" },
         "vllmImage+gpuType": { gpuType: "nvidia-rtx-pro-6000", region: "us-central1", vllmImage: "vllm/vllm-openai:v0.8.5.post1" },
         "loraAdapters+servedModelName": { servedModelName: "mine", loraAdapters: [{ name: "mine", repo: "org/lora", revision: "b".repeat(40) }] },
+        "monthlyBudget+billingAccount": { monthlyBudget: 100 },
+        "uptimeCheck+minInstances": { uptimeCheck: "on", alertEmail: "a@example.com" },
+        "uptimeCheck+alertEmail": { uptimeCheck: "on", minInstances: 1, maxInstances: 1 },
     };
     // Rules no value can break with today's GPUs: their check is tested on its own below.
     const UNREACHABLE = ["quantization+gpuType"];

@@ -36,7 +36,8 @@ describe("GPU quota check", () => {
             { parent: "projects/my-proj", service: "run.googleapis.com", quotaId: "MemAllocPerProjectRegion" },
             { parent: "projects/my-proj", service: "run.googleapis.com", quotaId: "NvidiaL4GpuAllocNoZonalRedundancyPerProjectRegion" },
         ]);
-        assert.deepEqual(r.outputs.gpuQuota, { problems: [], gpuQuotaId: "NvidiaL4GpuAllocNoZonalRedundancyPerProjectRegion", gpuGranted: 3, gpuNeeded: 2, memoryGrantedGiB: 1024, memoryNeededGiB: 64, cpuGranted: 200, cpuNeeded: 16 });
+        assert.deepEqual(r.outputs.gpuQuota, { problems: [], gpuQuotaId: "NvidiaL4GpuAllocNoZonalRedundancyPerProjectRegion", gpuGranted: 3, gpuNeeded: 2, memoryGrantedGiB: 1024, memoryNeededGiB: 49, cpuGranted: 200, cpuNeeded: 14 });
+        // An instance is vLLM's container (6 vCPU, 24 GiB beside the sidecar) and the metrics sidecar's (1 vCPU, 512 MiB).
         const check = one(r, "vllm-cloudrun:quota:GpuQuotaCheck", "vllm-cloudrun-dev-quota");
         assert.deepEqual(check.dependsOn, ["vllm-cloudrun:apis:ProjectApis::vllm-cloudrun-dev"], "after the Cloud Quotas API is enabled");
         // The build starts only once the check has passed (its dependsOn is the check's outcome).
@@ -75,14 +76,16 @@ describe("GPU quota check", () => {
     });
 
     it("too little memory quota fails the same way", async () => {
-        const r = await withChecks({ config: { maxInstances: 2 }, quota: { memoryGiB: 40 } });
+        const r = await withChecks({ config: { maxInstances: 2, metrics: false }, quota: { memoryGiB: 40 } });
         assert.ok(r.error);
         assert.match(r.error.message, /memory quota run\.googleapis\.com\/MemAllocPerProjectRegion in us-central1 is 40 GiB; 2 instance\(s\) x 32 GiB need 64 GiB/);
+        const sidecar = await withChecks({ config: { maxInstances: 2 }, quota: { memoryGiB: 40 } });
+        assert.match(String(sidecar.error?.message), /is 40 GiB; 2 instance\(s\) x 24\.5 GiB need 49 GiB/);
         assert.equal(created(r, BUILD).length, 0);
     });
 
     it("too little CPU quota for maxInstances x cpu fails the same way (Cloud Run's default is often 20 vCPU)", async () => {
-        const r = await withChecks({ config: { maxInstances: 3 }, quota: { vcpu: 20 } });
+        const r = await withChecks({ config: { maxInstances: 3, metrics: false }, quota: { vcpu: 20 } });
         assert.ok(r.error);
         assert.match(r.error.message, /CPU quota run\.googleapis\.com\/CpuAllocPerProjectRegion in us-central1 is 20 vCPU; 3 instance\(s\) x 8 vCPU need 24\./);
         assert.ok(r.error.message.includes("--quota-id=CpuAllocPerProjectRegion --preferred-value=24000 "), "milli-vCPU, as the quota counts");

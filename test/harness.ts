@@ -11,6 +11,8 @@ export const PROJECT = "vllm-cloudrun";
 /** Recognizable fake token: tests look for it everywhere it must not be. */
 export const FAKE_TOKEN = "hf_FAKE-token-for-tests-0123456789-XYZ";
 export const GCP_PROJECT = "my-proj";
+/** What the mocked Resource Manager answers as the project's number. */
+export const PROJECT_NUMBER = "123456789012";
 export const FAKE_DIGEST = "sha256:" + "ab".repeat(32);
 /** The commit the model catalog pins for the default model (modelRevision's default resolves to it). */
 export const DEFAULT_REVISION = "dcc83ea841ab6100d6b47a070329e1ba4cf78752";
@@ -114,6 +116,12 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
             return { uri: `https://${inputs.name}-abc123-uc.a.run.app` };
         case "command:local:Command":
             return { stdout: "", stderr: "" };
+        case "gcp:monitoring/notificationChannel:NotificationChannel":
+            return { name: `projects/${inputs.project}/notificationChannels/4242424242` };
+        case "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig":
+            return { uptimeCheckId: "health-check-0a1b2c", name: `projects/${inputs.project}/uptimeCheckConfigs/health-check-0a1b2c` };
+        case "gcp:monitoring/alertPolicy:AlertPolicy":
+            return { name: `projects/${inputs.project}/alertPolicies/${name.length}` };
         default:
             return { name: inputs.name ?? name };
     }
@@ -178,6 +186,7 @@ async function runProgramInner(opts: RunOptions, result: RunResult, rejections: 
                 if (args.token === "docker:index/getRegistryImage:getRegistryImage") {
                     return { ...args.inputs, sha256Digest: opts.baseDigest ?? FAKE_BASE_DIGEST };
                 }
+                if (args.token === "gcp:organizations/getProject:getProject") return { ...args.inputs, number: PROJECT_NUMBER };
                 if (args.token === "gcp:cloudquota/getSQuotaInfo:getSQuotaInfo") return quotaInfo(String(args.inputs.quotaId), opts.quota);
                 if (args.token === "gcp:artifactregistry/getDockerImage:getDockerImage") {
                     const image = String(args.inputs.imageName).split(":")[0];

@@ -3,6 +3,7 @@ import * as assert from "node:assert/strict";
 import { byType, runProgram, RunResult } from "./harness";
 
 const BUILD = "serviceAccount:vllm-cloudrun-dev-build@my-proj.iam.gserviceaccount.com";
+const RUNTIME = "serviceAccount:vllm-cloudrun-dev-run@my-proj.iam.gserviceaccount.com";
 
 describe("ServiceIdentities", () => {
     let r: RunResult;
@@ -16,21 +17,26 @@ describe("ServiceIdentities", () => {
         for (const a of accounts) assert.equal(a.inputs.project, "my-proj");
     });
 
-    it("grants only log writing at project level, to the build account", () => {
+    it("grants at project level only log writing to the build account and, for the metrics sidecar, metric writing to the runtime account", async () => {
         const projectGrants = byType(r, "gcp:projects/iAMMember:IAMMember");
-        assert.equal(projectGrants.length, 1);
-        assert.equal(projectGrants[0].inputs.role, "roles/logging.logWriter");
-        assert.equal(projectGrants[0].inputs.member, BUILD);
-        assert.equal(projectGrants[0].inputs.project, "my-proj");
+        assert.deepEqual(projectGrants.map((g) => [g.inputs.project, g.inputs.role, g.inputs.member]), [
+            ["my-proj", "roles/logging.logWriter", BUILD],
+            ["my-proj", "roles/monitoring.metricWriter", RUNTIME],
+        ]);
+        const off = await runProgram({ config: { metrics: false } });
+        assert.deepEqual(byType(off, "gcp:projects/iAMMember:IAMMember").map((g) => [g.inputs.role, g.inputs.member]), [["roles/logging.logWriter", BUILD]]);
     });
 
-    it("grants exactly five roles, all to the build account and each on one resource but the log writer, never owner, editor or public access", () => {
+    it("grants exactly seven roles, each on one resource but the two writers, never owner, editor or public access", () => {
         const grants = r.resources.filter((x) => typeof x.inputs.role === "string");
         assert.deepEqual(grants.map((g) => [g.type, g.inputs.role, g.inputs.member]).sort(), [
             ["gcp:artifactregistry/repositoryIamMember:RepositoryIamMember", "roles/artifactregistry.reader", BUILD],
             ["gcp:artifactregistry/repositoryIamMember:RepositoryIamMember", "roles/artifactregistry.writer", BUILD],
             ["gcp:projects/iAMMember:IAMMember", "roles/logging.logWriter", BUILD],
+            ["gcp:projects/iAMMember:IAMMember", "roles/monitoring.metricWriter", RUNTIME],
             ["gcp:secretmanager/secretIamMember:SecretIamMember", "roles/secretmanager.secretAccessor", BUILD],
+            // The runtime account reads the metrics sidecar's config, and nothing else.
+            ["gcp:secretmanager/secretIamMember:SecretIamMember", "roles/secretmanager.secretAccessor", RUNTIME],
             ["gcp:storage/bucketIAMMember:BucketIAMMember", "roles/storage.objectViewer", BUILD],
         ]);
         for (const g of grants) {

@@ -16,15 +16,18 @@ describe("the program", () => {
             "pulumi:pulumi:Stack": 1,
             "vllm-cloudrun:index:VllmCloudRun": 1,
             "vllm-cloudrun:apis:ProjectApis": 1,
-            "gcp:projects/service:Service": 9,
-            "command:local:Command": 3,
+            "gcp:projects/service:Service": 10,
+            // API propagation, build IAM propagation, build, metrics config grant propagation.
+            "command:local:Command": 4,
             "vllm-cloudrun:identities:ServiceIdentities": 1,
             "gcp:serviceaccount/account:Account": 2,
-            "gcp:projects/iAMMember:IAMMember": 1,
-            "vllm-cloudrun:secret:TokenSecret": 1,
-            "gcp:secretmanager/secret:Secret": 1,
-            "gcp:secretmanager/secretVersion:SecretVersion": 1,
-            "gcp:secretmanager/secretIamMember:SecretIamMember": 1,
+            // Build log writer; runtime metric writer (metrics on).
+            "gcp:projects/iAMMember:IAMMember": 2,
+            // hfToken; the metrics sidecar's config.
+            "vllm-cloudrun:secret:TokenSecret": 2,
+            "gcp:secretmanager/secret:Secret": 2,
+            "gcp:secretmanager/secretVersion:SecretVersion": 2,
+            "gcp:secretmanager/secretIamMember:SecretIamMember": 2,
             "vllm-cloudrun:registry:ImageRegistry": 1,
             "gcp:artifactregistry/repository:Repository": 2,
             "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": 2,
@@ -35,6 +38,9 @@ describe("the program", () => {
             "gcp:storage/bucketIAMMember:BucketIAMMember": 1,
             "vllm-cloudrun:service:LlmService": 1,
             "gcp:cloudrunv2/service:Service": 1,
+            // The dashboard only: no alert, channel, uptime check or budget without their config.
+            "vllm-cloudrun:monitoring:ServiceMonitoring": 1,
+            "gcp:monitoring/dashboard:Dashboard": 1,
         });
     });
 
@@ -78,17 +84,22 @@ describe("the program", () => {
             costEstimate: {
                 currency: "USD",
                 region: "us-central1",
-                perInstanceHour: 1.42,
+                // vLLM (6 vCPU, 24 GiB) and the metrics sidecar (1 vCPU, 512 MiB) share the L4 instance.
+                perInstanceHour: 1.3,
                 gpuHour: 0.67,
-                cpuHour: 0.52,
-                memoryHour: 0.23,
+                cpuHour: 0.45,
+                memoryHour: 0.18,
                 monthlyAtMinInstances: 0,
+                metricsPerInstanceHour: 0.0693,
+                alertingMonthly: 0,
                 pricesAsOf: "2026-08",
                 source: "https://cloud.google.com/run/pricing",
             },
             // gemma-3-1b has no vision tower; no adapters by default.
             imageInput: false,
             loraModels: [],
+            dashboardUrl: "https://console.cloud.google.com/monitoring/dashboards/builder/vllm-cloudrun-dev-dashboard-id?project=my-proj",
+            alertPolicies: [],
         });
         assert.deepEqual([...r.secretOutputs], [], "outputs hold nothing secret, so none is marked secret");
     });
@@ -109,6 +120,7 @@ describe("the program", () => {
             "gcp:artifactregistry/repository:Repository",
             "gcp:artifactregistry/repository:Repository",
             "gcp:cloudrunv2/service:Service",
+            "gcp:secretmanager/secret:Secret",
             "gcp:secretmanager/secret:Secret",
             "gcp:storage/bucket:Bucket",
         ]);

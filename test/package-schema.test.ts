@@ -105,6 +105,8 @@ const OBJECT_TYPES: Record<string, Record<string, string>> = {
         cpuHour: "number",
         memoryHour: "number",
         monthlyAtMinInstances: "number",
+        metricsPerInstanceHour: "number",
+        alertingMonthly: "number",
         pricesAsOf: "string",
         source: "string",
         "note?": "string",
@@ -223,6 +225,7 @@ describe("the inferred package schema", () => {
             gpuQuota: { ...ref("QuotaReport"), optional: true },
             imageInput: { type: "boolean" },
             loraModels: { type: "array", items: { type: "string" } },
+            alertPolicies: { type: "array", items: { type: "string" } },
         };
         for (const name of VLLM_CLOUDRUN_OUTPUTS) {
             assert.deepEqual(without(component.properties[name], "description"), objects[name] ?? { type: "string" }, name);

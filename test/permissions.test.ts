@@ -26,7 +26,8 @@ const settings = {
     servedModelName: DEFAULTS.model, vllmImage: DEFAULTS.vllmImage, baseImage: { registry: "docker.io", path: "vllm/vllm-openai", tag: "v0.10.2" }, gpuType: "nvidia-l4", cpu: 8, memory: "32Gi", memoryGiB: 32,
     minInstances: 0, maxInstances: 1, concurrency: 64, maxModelLen: 8192, gpuMemoryUtilization: 0.9, gpuZonalRedundancy: false, deletionProtection: false, invokers: [],
     build: { region: "us-central1", machineType: "e2-highcpu-8", diskSizeGb: 200, timeoutMinutes: 90 }, preflightChecks: true, public: false, smokeTest: false, startupMode: "fast", weights: "image", labels: {}, gcpAuth: {}, notices: [],
-    quantization: "none", kvCacheDtype: "auto", imageInput: true, imagesPerPrompt: 1, loraAdapters: [], maxLoraRank: 0, 
+    quantization: "none", kvCacheDtype: "auto", imageInput: true, imagesPerPrompt: 1, loraAdapters: [], maxLoraRank: 0,
+        metrics: false, containers: { vllm: { cpu: 8, memoryMiB: 32768 } }, uptimeCheck: false,
 } as Settings;
 const hfOk = () => Promise.resolve({ status: 200, text: "{}" });
 

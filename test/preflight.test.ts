@@ -19,7 +19,8 @@ function settings(over: Partial<Settings> = {}): Settings {
         gpuType: "nvidia-l4", cpu: 8, memory: "32Gi", memoryGiB: 32, minInstances: 0, maxInstances: 1, concurrency: 64, maxModelLen: 8192,
         gpuMemoryUtilization: 0.9, gpuZonalRedundancy: false, deletionProtection: false, invokers: [],
         build: { region: "us-central1", machineType: "e2-highcpu-8", diskSizeGb: 200, timeoutMinutes: 90 }, preflightChecks: true, public: false, smokeTest: false, startupMode: "fast", weights: "image", labels: {},
-        gcpAuth: {}, notices: [], quantization: "none", kvCacheDtype: "auto", imageInput: true, imagesPerPrompt: 1, loraAdapters: [], maxLoraRank: 0, 
+        gcpAuth: {}, notices: [], quantization: "none", kvCacheDtype: "auto", imageInput: true, imagesPerPrompt: 1, loraAdapters: [], maxLoraRank: 0,
+        metrics: false, containers: { vllm: { cpu: 8, memoryMiB: 32768 } }, uptimeCheck: false,
         ...over,
     };
 }
@@ -69,7 +70,17 @@ describe("cost estimate", () => {
     it("shows what minInstances 1 and zonal redundancy cost", () => {
         assert.equal(estimateCost(settings({ minInstances: 1 })).monthlyAtMinInstances, 1037);
         assert.equal(estimateCost(settings({ gpuZonalRedundancy: true })).gpuHour, 1.05);
-        assert.equal(estimateCost(settings({ cpu: 4, memory: "16Gi" })).perInstanceHour, 1.05);
+        assert.equal(estimateCost(settings({ cpu: 4, memory: "16Gi", containers: { vllm: { cpu: 4, memoryMiB: 16384 } } })).perInstanceHour, 1.05);
+    });
+
+    it("bills every container of the instance, prices the metrics sidecar and its samples, and the alert conditions", () => {
+        const withMetrics = estimateCost(settings({ metrics: true, containers: { vllm: { cpu: 6, memoryMiB: 24576 }, sidecar: { cpu: 1, memoryMiB: 512 } } }));
+        // 7 vCPU x $0.000018 x 3600 = 0.4536; 24.5 GiB x $0.000002 x 3600 = 0.1764; L4 0.67212; 124 x 120 samples x $0.06/M = 0.00089.
+        assert.deepEqual([withMetrics.cpuHour, withMetrics.memoryHour, withMetrics.perInstanceHour, withMetrics.metricsPerInstanceHour], [0.45, 0.18, 1.3, 0.0693]);
+        const alerts = { channels: [], errorPercent: 5, queueMinutes: 5 };
+        assert.equal(estimateCost(settings({ alerts })).alertingMonthly, 4.5, "5xx, at maxInstances, failed revision");
+        assert.equal(estimateCost(settings({ alerts, metrics: true, uptimeCheck: true })).alertingMonthly, 7.5, "and the queue and the uptime check");
+        assert.equal(estimateCost(settings({ metrics: true, uptimeCheck: true })).alertingMonthly, 0, "no alerts without someone to tell");
     });
 
     it("says when a region is priced above the table's tier", () => {

@@ -9,9 +9,10 @@ const INVOKER = "gcp:cloudrunv2/serviceIamMember:ServiceIamMember";
 
 type Container = Record<string, any>;
 
+/** vLLM's container: first, and the only one but the metrics sidecar. */
 function containerOf(r: RunResult): Container {
     const template = one(r, SERVICE).inputs.template as { containers: Container[] };
-    assert.equal(template.containers.length, 1);
+    assert.ok(["vllm", "vllm,metrics"].includes(template.containers.map((c) => c.name).join(",")), "vLLM, and the metrics sidecar when metrics are on");
     return template.containers[0];
 }
 
@@ -33,9 +34,11 @@ describe("LlmService", () => {
         assert.equal(svc.inputs.deletionProtection, false, "the provider defaults to true, which would break pulumi destroy");
     });
 
-    it("has no volumes when the weights are baked", () => {
-        assert.equal(templateOf(r).volumes, undefined);
+    it("mounts nothing into vLLM when the weights are baked (the one volume is the metrics sidecar's config)", async () => {
+        assert.deepEqual((templateOf(r).volumes as Container[]).map((v) => v.name), ["rungmp-config"]);
         assert.equal(containerOf(r).volumeMounts, undefined);
+        const off = await runProgram({ config: { metrics: false } });
+        assert.equal(templateOf(off).volumes, undefined);
     });
 
     it("runs the digest-pinned image as the runtime account", () => {
@@ -43,9 +46,11 @@ describe("LlmService", () => {
         assert.equal(templateOf(r).serviceAccount, "vllm-cloudrun-dev-run@my-proj.iam.gserviceaccount.com");
     });
 
-    it("gets one L4 with the CPU and memory an L4 needs, always allocated", () => {
+    it("gets one L4 with the CPU and memory an L4 needs, always allocated (all 8 vCPU and 32 GiB without the metrics sidecar)", async () => {
         const c = containerOf(r);
-        assert.deepEqual(c.resources, { limits: { cpu: "8", memory: "32Gi", "nvidia.com/gpu": "1" }, cpuIdle: false, startupCpuBoost: true });
+        assert.deepEqual(c.resources, { limits: { cpu: "6", memory: "24Gi", "nvidia.com/gpu": "1" }, cpuIdle: false, startupCpuBoost: true });
+        const off = await runProgram({ config: { metrics: false } });
+        assert.deepEqual(containerOf(off).resources, { limits: { cpu: "8", memory: "32Gi", "nvidia.com/gpu": "1" }, cpuIdle: false, startupCpuBoost: true });
         assert.deepEqual(templateOf(r).nodeSelector, { accelerator: "nvidia-l4" });
         assert.equal(templateOf(r).gpuZonalRedundancyDisabled, true);
     });
@@ -119,6 +124,7 @@ describe("LlmService", () => {
         assert.deepEqual(templateOf(p).scaling, { minInstanceCount: 1, maxInstanceCount: 3 });
         assert.equal(templateOf(p).maxInstanceRequestConcurrency, 8);
         const c = containerOf(p);
+        // 4 vCPU and 16 GiB leave room for the sidecar inside the L4 instance's 8 vCPU / 32 GiB: vLLM keeps them.
         assert.deepEqual(c.resources.limits, { cpu: "4", memory: "16Gi", "nvidia.com/gpu": "1" });
         assert.equal(c.args[c.args.indexOf("--served-model-name") + 1], "gemma");
         assert.equal(c.args[c.args.indexOf("--max-num-seqs") + 1], "8");
@@ -132,10 +138,11 @@ describe("LlmService with weights: gcs", () => {
         assert.equal(r.error, undefined);
         const t = templateOf(r);
         assert.equal(t.executionEnvironment, "EXECUTION_ENVIRONMENT_GEN2");
-        assert.deepEqual(t.volumes, [{
+        assert.deepEqual((t.volumes as Container[])[0], {
             name: "weights",
             gcs: { bucket: "vllm-cloudrun-dev-weights-my-proj", readOnly: true, mountOptions: [`only-dir=${DEFAULTS.model}/${DEFAULT_REVISION}`, "implicit-dirs"] },
-        }]);
+        });
+        assert.deepEqual((t.volumes as Container[]).map((v) => v.name), ["weights", "rungmp-config"]);
         const c = containerOf(r);
         assert.deepEqual(c.volumeMounts, [{ name: "weights", mountPath: "/weights" }]);
         assert.deepEqual(c.args.slice(0, 3), ["/weights", "--served-model-name", DEFAULTS.model]);
