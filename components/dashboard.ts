@@ -56,7 +56,8 @@ export interface Aggregation {
     alignmentPeriod: string;
     perSeriesAligner: Aligner;
     crossSeriesReducer: Reducer;
-    groupByFields: string[];
+    /** Absent rather than empty (see noDefaults). */
+    groupByFields?: string[];
 }
 
 export interface DataSet {
@@ -92,8 +93,9 @@ export interface Widget {
 }
 
 export interface Tile {
-    xPos: number;
-    yPos: number;
+    /** Absent rather than 0 (see noDefaults). */
+    xPos?: number;
+    yPos?: number;
     width: number;
     height: number;
     widget: Widget;
@@ -145,7 +147,7 @@ function dataSet(s: Series): DataSet {
                 alignmentPeriod: ALIGNMENT_PERIOD,
                 perSeriesAligner: s.aligner,
                 crossSeriesReducer: s.reducer,
-                groupByFields: s.groupBy ?? [],
+                ...(s.groupBy === undefined || s.groupBy.length === 0 ? {} : { groupByFields: s.groupBy }),
             },
         },
     };
@@ -180,19 +182,28 @@ interface Section {
     charts: Widget[];
 }
 
+/**
+ * The API returns a dashboard in proto3 JSON, which leaves out fields at their default (0, an
+ * empty list): written here, they would differ from what the provider reads back and show as a
+ * change on every `pulumi up` (terraform-provider-google#16173). So 0 positions are left out.
+ */
+function position(xPos: number, yPos: number): { xPos?: number; yPos?: number } {
+    return { ...(xPos === 0 ? {} : { xPos }), ...(yPos === 0 ? {} : { yPos }) };
+}
+
 /** Sections one below the other: a full-width header, then charts two per row. */
 function layout(sections: Section[]): Tile[] {
     const tiles: Tile[] = [];
     let y = 0;
     for (const section of sections) {
         tiles.push({
-            xPos: 0, yPos: y, width: DASHBOARD_COLUMNS, height: HEADER_HEIGHT,
+            ...position(0, y), width: DASHBOARD_COLUMNS, height: HEADER_HEIGHT,
             widget: { title: section.title, sectionHeader: { subtitle: section.subtitle, dividerBelow: true } },
         });
         y += HEADER_HEIGHT;
         section.charts.forEach((widget, i) => {
             const col = i % (DASHBOARD_COLUMNS / CHART_WIDTH);
-            tiles.push({ xPos: col * CHART_WIDTH, yPos: y, width: CHART_WIDTH, height: CHART_HEIGHT, widget });
+            tiles.push({ ...position(col * CHART_WIDTH, y), width: CHART_WIDTH, height: CHART_HEIGHT, widget });
             if (col === DASHBOARD_COLUMNS / CHART_WIDTH - 1 || i === section.charts.length - 1) y += CHART_HEIGHT;
         });
     }

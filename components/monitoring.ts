@@ -36,6 +36,8 @@ export interface ServiceMonitoringArgs {
     serviceName: string;
     /** The service's URL, for the uptime check's host. */
     serviceUrl: pulumi.Input<string>;
+    /** The deployed Cloud Run service: grants on it wait for it to exist (the build comes first, so that takes long). */
+    deployedService: gcp.cloudrunv2.Service;
     maxInstances: number;
     /** Requests per instance (named in the saturation alert's advice). */
     concurrency: number;
@@ -63,7 +65,8 @@ function runSelector(serviceName: string, region: string, extra = ""): string {
 
 /** The PromQL selector of this service's vLLM series as the sidecar writes them. */
 function vllmSelector(serviceName: string, region: string): string {
-    return `{monitored_resource="prometheus_target",cluster="__run__",namespace="${serviceName}",location="${region}",job="${METRICS_JOB}"}`;
+    // Prometheus metrics live on prometheus_target only: no monitored_resource label needed.
+    return `{cluster="__run__",namespace="${serviceName}",location="${region}",job="${METRICS_JOB}"}`;
 }
 
 /** The 5xx ratio query: above the threshold over 5 minutes, with at least one request a minute (an idle service has no ratio). */
@@ -313,11 +316,11 @@ export class ServiceMonitoring extends pulumi.ComponentResource {
             {
                 project: args.project,
                 location: args.region,
-                name: args.serviceName,
+                name: args.deployedService.name,
                 role: "roles/run.invoker",
                 member: pulumi.interpolate`serviceAccount:service-${project.number}@gcp-sa-monitoring-notification.iam.gserviceaccount.com`,
             },
-            { parent: this, dependsOn: [agent] },
+            { parent: this, dependsOn: [agent, args.deployedService] },
         );
     }
 

@@ -116,7 +116,8 @@ export function metricsSidecarContainer(m: MetricsSidecarArgs) {
         image: GMP_SIDECAR_IMAGE,
         dependsOns: [VLLM_CONTAINER],
         volumeMounts: [{ name: METRICS_CONFIG_VOLUME, mountPath: RUN_MONITORING_DIR }],
-        resources: { limits: { cpu: String(m.cpu), memory: memoryQuantity(m.memoryMiB) }, cpuIdle: false, startupCpuBoost: false },
+        // CPU settings match vLLM's: Cloud Run applies boost per revision (terraform-provider-google#20784).
+        resources: { limits: { cpu: String(m.cpu), memory: memoryQuantity(m.memoryMiB) }, cpuIdle: false, startupCpuBoost: true },
         livenessProbe: { periodSeconds: 30, timeoutSeconds: 30, failureThreshold: 3, httpGet: { path: SIDECAR_LIVENESS.path, port: SIDECAR_LIVENESS.port } },
     };
 }

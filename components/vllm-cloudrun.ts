@@ -342,6 +342,7 @@ export class VllmCloudRun extends pulumi.ComponentResource {
             region: s.region,
             serviceName: s.names.service,
             serviceUrl: service.url,
+            deployedService: service.service,
             maxInstances: s.maxInstances,
             concurrency: s.concurrency,
             metrics: s.metrics,

@@ -123,7 +123,7 @@ export interface AlertSettings {
 const COMMIT = /^[0-9a-f]{40}$/;
 /** A billing account id as gcloud shows it: "0X0X0X-0X0X0X-0X0X0X" (gcloud billing accounts describe). */
 export const BILLING_ACCOUNT = /^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$/;
-const NOTIFICATION_CHANNEL = /^projects\/[a-z][a-z0-9-]{4,28}[a-z0-9]\/notificationChannels\/[0-9]+$/;
+const NOTIFICATION_CHANNEL = /^projects\/(?:[a-z][a-z0-9-]{4,28}[a-z0-9]|[0-9]+)\/notificationChannels\/[0-9]+$/;
 const EMAIL = /^[^@\s:]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$/;
 const DOMAIN = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$/;
 const IAM_MEMBER = /^(user|group|serviceAccount|domain):(.+)$|^principal(Set)?:\/\/iam\.googleapis\.com\/\S+$/;

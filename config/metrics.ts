@@ -99,7 +99,7 @@ const HISTOGRAM_BUCKETS: Readonly<Record<string, number>> = {
  * where this program could read it, so the estimate assumes the dearer).
  */
 export function samplesPerScrape(): number {
-    let n = 0;
+    let n = 1; // process_start_time_seconds
     for (const [name, kind] of Object.entries(VLLM_METRIC_KINDS)) {
         if (kind === "histogram") n += (HISTOGRAM_BUCKETS[name] ?? 0) + 1 + 2;
         else n += name === VLLM_METRICS.requestSuccess ? 3 : 1;
@@ -112,7 +112,9 @@ export function runMonitoringConfig(port: number): string {
     // Relabeling sees sample names: a histogram's are <name>_bucket, _sum and _count (its
     // _created gauge, like every counter's, is dropped). Prometheus anchors the regex.
     const names = Object.values(VLLM_METRICS).map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
-    const keep = `(${names.join("|")})(_bucket|_sum|_count)?`;
+    // process_start_time_seconds: the sidecar's collector takes counters' start time from it
+    // (use_start_time_metric in config.go) and warns on every scrape without it.
+    const keep = `(${names.join("|")})(_bucket|_sum|_count)?|process_start_time_seconds`;
     // YAML by hand, every string quoted: the sidecar's parser is strict and this stays diffable.
     return [
         "apiVersion: monitoring.googleapis.com/v1beta",

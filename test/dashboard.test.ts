@@ -431,9 +431,9 @@ describe("dashboardDefinition", () => {
             assert.ok(seconds(a.alignmentPeriod) >= 60, q.title);
             assert.ok(seconds(q.dataSet.minAlignmentPeriod) >= 60, q.title);
             assert.ok(a.perSeriesAligner && a.crossSeriesReducer, q.title);
-            for (const g of a.groupByFields) checkGroupBy(g, q.parsed);
+            for (const g of a.groupByFields ?? []) checkGroupBy(g, q.parsed);
             for (const [, label] of q.dataSet.legendTemplate.matchAll(/\$\{metric\.labels\.([a-z_]+)\}/g)) {
-                assert.ok(a.groupByFields.includes(`metric.label.${label}`), `${q.title}: legend names ${label}, which is not grouped by`);
+                assert.ok((a.groupByFields ?? []).includes(`metric.label.${label}`), `${q.title}: legend names ${label}, which is not grouped by`);
             }
         }
     });
@@ -443,14 +443,14 @@ describe("dashboardDefinition", () => {
         for (const q of queries(def())) {
             const a = q.dataSet.timeSeriesQuery.timeSeriesFilter.aggregation;
             const name = VLLM_NAMES.get(q.parsed.metricType);
-            const recipe = `${a.perSeriesAligner} ${a.crossSeriesReducer} [${a.groupByFields.join(",")}]`;
+            const recipe = `${a.perSeriesAligner} ${a.crossSeriesReducer} [${(a.groupByFields ?? []).join(",")}]`;
             if (name !== undefined) {
                 const kind = VLLM_METRIC_KINDS[name];
                 if (kind === "histogram") assert.ok(a.perSeriesAligner === "ALIGN_DELTA" && percentile.test(a.crossSeriesReducer), `${name}: ${recipe}`);
                 else if (kind === "counter") assert.ok(a.perSeriesAligner === "ALIGN_RATE" && a.crossSeriesReducer === "REDUCE_SUM", `${name}: ${recipe}`);
                 else assert.ok(["ALIGN_MEAN REDUCE_SUM", "ALIGN_MAX REDUCE_MAX"].includes(`${a.perSeriesAligner} ${a.crossSeriesReducer}`), `${name}: ${recipe}`);
                 if (name === VLLM_METRICS.requestSuccess) assert.deepEqual(a.groupByFields, ["metric.label.finished_reason"]);
-                else assert.deepEqual(a.groupByFields, [], name);
+                else assert.equal(a.groupByFields, undefined, name);
                 continue;
             }
             switch (q.parsed.metricType) {
@@ -527,9 +527,22 @@ describe("dashboardDefinition", () => {
         }
     });
 
+    it("holds no field at its proto3 default (0, empty list, false, empty string), which the API leaves out and the provider would then show as a change on every up", () => {
+        for (const d of [def(), def({ metrics: false })]) {
+            const defaults: string[] = [];
+            const walk = (v: unknown, at: string): void => {
+                if (v === 0 || v === false || v === "" || (Array.isArray(v) && v.length === 0)) defaults.push(at);
+                if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${at}[${i}]`));
+                else if (v !== null && typeof v === "object") for (const [k, x] of Object.entries(v)) walk(x, `${at}.${k}`);
+            };
+            walk(d, "dashboard");
+            assert.deepEqual(defaults, []);
+        }
+    });
+
     it("lays tiles on the grid without overlap", () => {
         for (const d of [def(), def({ metrics: false })]) {
-            const tiles = d.mosaicLayout.tiles;
+            const tiles = d.mosaicLayout.tiles.map((t) => ({ ...t, xPos: t.xPos ?? 0, yPos: t.yPos ?? 0 }));
             for (const t of tiles) {
                 for (const v of [t.xPos, t.yPos, t.width, t.height]) assert.ok(Number.isInteger(v) && v >= 0, t.widget.title);
                 assert.ok(t.width >= 1 && t.height >= 1, t.widget.title);

@@ -54,7 +54,8 @@ describe("metrics (default on)", () => {
         assert.equal(sidecar.image, GMP_SIDECAR_IMAGE);
         assert.match(sidecar.image, /^us-docker\.pkg\.dev\/cloud-ops-agents-artifacts\/cloud-run-gmp-sidecar\/cloud-run-gmp-sidecar:\d+\.\d+\.\d+$/);
         assert.deepEqual(sidecar.dependsOns, ["vllm"]);
-        assert.deepEqual(sidecar.resources, { limits: { cpu: "1", memory: "512Mi" }, cpuIdle: false, startupCpuBoost: false });
+        // CPU settings as vLLM's: Cloud Run applies startup boost per revision.
+        assert.deepEqual(sidecar.resources, { limits: { cpu: "1", memory: "512Mi" }, cpuIdle: false, startupCpuBoost: true });
         assert.equal(sidecar.ports, undefined, "only vLLM's container takes requests");
         assert.deepEqual(sidecar.volumeMounts, [{ name: "rungmp-config", mountPath: "/etc/rungmp" }]);
         assert.deepEqual(sidecar.livenessProbe, { periodSeconds: 30, timeoutSeconds: 30, failureThreshold: 3, httpGet: { path: "/liveness", port: 13133 } });
@@ -116,8 +117,8 @@ describe("metrics (default on)", () => {
 
     it("prices the sidecar and its samples in the cost estimate", () => {
         const cost = r.outputs.costEstimate as Obj;
-        // Sidecar: 1 vCPU x $0.000018/s + 0.5 GiB x $0.000002/s, and 124 samples every 30 s at $0.06 per million.
-        assert.equal(samplesPerScrape(), 124);
+        // Sidecar: 1 vCPU x $0.000018/s + 0.5 GiB x $0.000002/s, and 125 samples every 30 s at $0.06 per million.
+        assert.equal(samplesPerScrape(), 125);
         assert.equal(cost.metricsPerInstanceHour, 0.0693);
         // The instance: vLLM 6 vCPU / 24 GiB and the sidecar, with the L4.
         assert.equal(cost.cpuHour, 0.45);
@@ -212,6 +213,7 @@ describe("the RunMonitoring config", () => {
         const keep = new RegExp(`^(?:${rule.regex})$`); // Prometheus anchors relabel regexes.
         for (const name of Object.values(VLLM_METRICS)) assert.ok(keep.test(name), name);
         for (const kept of ["vllm:time_to_first_token_seconds_bucket", "vllm:e2e_request_latency_seconds_sum", "vllm:request_queue_time_seconds_count"]) assert.ok(keep.test(kept), kept);
+        assert.ok(keep.test("process_start_time_seconds"), "the collector's counter start time");
         for (const dropped of ["vllm:prompt_tokens_created", "vllm:time_to_first_token_seconds_created", "python_gc_objects_collected_total", "process_cpu_seconds_total", "vllm:cache_config_info", "vllm:num_requests_running_extra", "xvllm:num_requests_running"]) {
             assert.ok(!keep.test(dropped), dropped);
         }
@@ -259,7 +261,7 @@ describe("alerts", () => {
         );
         assert.equal(q.duration, "300s");
         const w = queue.conditions[0].conditionPrometheusQueryLanguage;
-        assert.equal(w.query, 'max(vllm:num_requests_waiting{monitored_resource="prometheus_target",cluster="__run__",namespace="vllm-cloudrun-dev",location="us-central1",job="vllm"}) > 0');
+        assert.equal(w.query, 'max(vllm:num_requests_waiting{cluster="__run__",namespace="vllm-cloudrun-dev",location="us-central1",job="vllm"}) > 0');
         assert.deepEqual([w.duration, w.disableMetricValidation], ["300s", true]);
         const t = atMax.conditions[0].conditionThreshold;
         assert.equal(t.filter, 'metric.type="run.googleapis.com/container/instance_count" AND resource.type="cloud_run_revision" AND resource.labels.service_name="vllm-cloudrun-dev" AND resource.labels.location="us-central1" AND metric.labels.state="active"');
@@ -308,6 +310,8 @@ describe("uptime check", () => {
         assert.deepEqual(invokers.map((g) => [g.inputs.name, g.inputs.role, g.inputs.member]), [
             ["vllm-cloudrun-dev", "roles/run.invoker", `serviceAccount:service-${PROJECT_NUMBER}@gcp-sa-monitoring-notification.iam.gserviceaccount.com`],
         ]);
+        // It waits for the service to exist (otherwise it would run right after the APIs, long before the build, and get a 404).
+        assert.deepEqual(invokers[0].dependsOn.sort(), ["gcp:cloudrunv2/service:Service::vllm-cloudrun-dev", "gcp:projects/serviceIdentity:ServiceIdentity::vllm-cloudrun-dev-monitoring-agent"]);
         const uptimePolicy = policies(r).find((p) => p.displayName.includes("/health"));
         assert.match(String(uptimePolicy?.conditions[0].conditionThreshold.filter), /metric\.labels\.check_id="health-check-0a1b2c"/);
         assert.deepEqual(alertPolicyProblems(asApiPolicy(uptimePolicy as Obj)), []);

@@ -75,7 +75,7 @@ describe("cost estimate", () => {
 
     it("bills every container of the instance, prices the metrics sidecar and its samples, and the alert conditions", () => {
         const withMetrics = estimateCost(settings({ metrics: true, containers: { vllm: { cpu: 6, memoryMiB: 24576 }, sidecar: { cpu: 1, memoryMiB: 512 } } }));
-        // 7 vCPU x $0.000018 x 3600 = 0.4536; 24.5 GiB x $0.000002 x 3600 = 0.1764; L4 0.67212; 124 x 120 samples x $0.06/M = 0.00089.
+        // 7 vCPU x $0.000018 x 3600 = 0.4536; 24.5 GiB x $0.000002 x 3600 = 0.1764; L4 0.67212; 125 x 120 samples x $0.06/M = 0.00089.
         assert.deepEqual([withMetrics.cpuHour, withMetrics.memoryHour, withMetrics.perInstanceHour, withMetrics.metricsPerInstanceHour], [0.45, 0.18, 1.3, 0.0693]);
         const alerts = { channels: [], errorPercent: 5, queueMinutes: 5 };
         assert.equal(estimateCost(settings({ alerts })).alertingMonthly, 4.5, "5xx, at maxInstances, failed revision");
