@@ -1,12 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
+import { ProviderAuth, projectBilledProvider } from "./billed-provider";
 import { CPU_QUOTA_ID, GPU_TYPES, MEMORY_QUOTA_ID } from "../config/gpus";
 
 const SERVICE = "run.googleapis.com";
 
 export interface GpuQuotaCheckArgs extends QuotaNeeds {
     /** Credentials of the Google provider, for the provider this check creates. Default: ADC. */
-    auth?: { credentials?: pulumi.Input<string>; accessToken?: pulumi.Input<string>; impersonateServiceAccount?: string };
+    auth?: ProviderAuth;
 }
 
 /** What Cloud Quotas returns for one quota, reduced to what the check reads. */
@@ -125,20 +126,8 @@ export class GpuQuotaCheck extends pulumi.ComponentResource {
         const gpu = GPU_TYPES[args.gpuType];
         const gpuQuotaId = args.zonalRedundancy ? gpu.quotaIds.zonal : gpu.quotaIds.nonZonal;
 
-        // The Cloud Quotas API needs a quota project, which user credentials (gcloud auth
-        // application-default login) do not carry: bill the calls to the stack's project.
-        const provider = new gcp.Provider(
-            `${name}-provider`,
-            {
-                project: args.project,
-                userProjectOverride: true,
-                billingProject: args.project,
-                credentials: args.auth?.credentials,
-                accessToken: args.auth?.accessToken,
-                impersonateServiceAccount: args.auth?.impersonateServiceAccount,
-            },
-            { parent: this },
-        );
+        // The Cloud Quotas API needs a quota project: bill the calls to the stack's project.
+        const provider = projectBilledProvider(`${name}-provider`, args.project, args.auth, this);
         const invokeOpts = { parent: this, provider, dependsOn: opts?.dependsOn };
         const parent = `projects/${args.project}`;
         const gpuInfo = gcp.cloudquota.getSQuotaInfoOutput({ parent, service: SERVICE, quotaId: gpuQuotaId }, invokeOpts);

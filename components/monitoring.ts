@@ -4,6 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
 import { dashboardDefinition } from "./dashboard";
+import { ProviderAuth, projectBilledProvider } from "./billed-provider";
 import { METRICS_JOB, VLLM_METRICS } from "../config/metrics";
 
 /** Cloud Run's service id in the Cloud Billing catalog (https://cloudbilling.googleapis.com/v1/services lists it as "Cloud Run"). */
@@ -54,7 +55,7 @@ export interface ServiceMonitoringArgs {
     /** Monthly budget in the billing account's currency, and that account. Default: none. */
     budget?: { amount: number; billingAccount: string };
     /** Credentials for the budget's provider (it must bill the Budgets API to the project). */
-    auth?: { credentials?: pulumi.Input<string>; accessToken?: pulumi.Input<string>; impersonateServiceAccount?: string };
+    auth?: ProviderAuth;
     labels?: Record<string, string>;
 }
 
@@ -330,18 +331,7 @@ export class ServiceMonitoring extends pulumi.ComponentResource {
      * its provider bills the calls to the stack's project.
      */
     private createBudget(name: string, args: ServiceMonitoringArgs, budget: { amount: number; billingAccount: string }): gcp.billing.Budget {
-        const provider = new gcp.Provider(
-            `${name}-billing-provider`,
-            {
-                project: args.project,
-                userProjectOverride: true,
-                billingProject: args.project,
-                credentials: args.auth?.credentials,
-                accessToken: args.auth?.accessToken,
-                impersonateServiceAccount: args.auth?.impersonateServiceAccount,
-            },
-            { parent: this },
-        );
+        const provider = projectBilledProvider(`${name}-billing-provider`, args.project, args.auth, this);
         const project = gcp.organizations.getProjectOutput({ projectId: args.project }, { parent: this });
         return new gcp.billing.Budget(
             `${name}-budget`,
