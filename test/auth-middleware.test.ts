@@ -363,6 +363,8 @@ describe("metrics relay of the API-key middleware, on real sockets", { skip: ski
         // with the key, 6 relayed), never the client's header; the relay's request carries only
         // urllib's own headers. /v1/models through the relay, and the redirect's target, never ran.
         assert.deepEqual(out.seen.metrics, Array(7).fill([`Bearer ${KEY}`]));
+        // HTTP_PROXY pointed at a recording proxy: the relay goes straight to loopback, so the key never reaches it.
+        assert.deepEqual(out.proxySeen, []);
         const relayHeaders = ["accept-encoding", "authorization", "connection", "host", "user-agent"];
         assert.deepEqual(out.seen.metricsHeaders, [["authorization", "connection", "host"], ...Array(6).fill(relayHeaders)]);
         // identity: the body is never gzip, whatever the client accepts.

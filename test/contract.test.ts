@@ -140,6 +140,10 @@ describe("the contract", () => {
         });
     }
 
+    it("uptimeCheck on is fine with notification channels alone", () => {
+        assert.deepEqual(problemsOf({ uptimeCheck: "on", minInstances: 1, maxInstances: 1, notificationChannels: ["projects/my-proj/notificationChannels/1"] }), []);
+    });
+
     it("a key's own problem silences the rules that involve it (one message per mistake)", () => {
         assert.deepEqual(problemsOf({ cpu: 3, memory: "32Gi" }).map((p) => [p.key, p.allowed]), [["cpu", "nvidia-l4 needs one of 4, 6, 8 CPUs"]]);
         assert.deepEqual(problemsOf({ cpu: 21 }).map((p) => p.key), ["cpu"]);

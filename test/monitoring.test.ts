@@ -72,6 +72,10 @@ describe("metrics (default on)", () => {
         assert.equal((template(r).containers as Obj[]).length, 2);
         assert.deepEqual(template(r).scaling, { minInstanceCount: 0, maxInstanceCount: 1 }, "scale to zero is unchanged");
         assert.equal(template(r).executionEnvironment, "EXECUTION_ENVIRONMENT_GEN2");
+        // The revision waits for its config secret and the runtime account's grants.
+        const deps = one(r, "vllm-cloudrun:service:LlmService").dependsOn;
+        assert.ok(deps.includes("vllm-cloudrun:secret:TokenSecret::vllm-cloudrun-dev-metrics-config"));
+        assert.ok(deps.includes("vllm-cloudrun:identities:ServiceIdentities::vllm-cloudrun-dev"));
         // Without an API key, /metrics is open on vLLM's port and there is no relay.
         assert.equal((vllm.envs as Obj[]).some((e) => String(e.name).startsWith("VLLM_CLOUDRUN_")), false);
     });
@@ -129,7 +133,7 @@ describe("metrics (default on)", () => {
 });
 
 describe("metrics on the RTX PRO 6000", () => {
-    it("adds the sidecar on top of the documented 20 vCPU / 80 GiB minimum (no instance maximum is documented), and the quota check counts it", async () => {
+    it("adds the sidecar on top of the documented 20 vCPU / 80 GiB minimum (no instance maximum is documented), and the cost counts it", async () => {
         const r = await runProgram({ config: { gpuType: "nvidia-rtx-pro-6000", "gcp:region": "us-central1" } });
         assert.equal(r.error, undefined, String(r.error));
         assert.deepEqual(container(r, "vllm").resources.limits, { cpu: "20", memory: "80Gi", "nvidia.com/gpu": "1" });
@@ -179,6 +183,7 @@ describe("metrics with an API key", () => {
         assert.ok((container(r, "vllm").args as string[]).includes("vllm_cloudrun_auth.RequireApiKey"));
         const version = one(r, SECRET_VERSION, "vllm-cloudrun-dev-metrics-config-version");
         assert.equal(secretValue(version.inputs.secretData), runMonitoringConfig(METRICS_RELAY_PORT));
+        assert.equal(YAML.parse(String(secretValue(version.inputs.secretData))).spec.endpoints[0].port, "9400");
         assert.ok(!JSON.stringify(container(r, "metrics")).includes(API_KEY), "the sidecar never sees the key");
         assert.ok(!String(secretValue(version.inputs.secretData)).includes(API_KEY));
     });
@@ -205,6 +210,7 @@ describe("the RunMonitoring config", () => {
         for (const rule of ep.metricRelabeling) assert.deepEqual(Object.keys(rule).filter((k) => !RULE.includes(k)), []);
         assert.deepEqual(config.spec.targetLabels, { metadata: ["revision", "service"] });
         assert.equal(config.metadata.name, "vllm");
+        assert.equal(YAML.parse(runMonitoringConfig(9400)).spec.endpoints[0].port, "9400");
     });
 
     it("keeps the charted vLLM series (histograms' _bucket/_sum/_count too) and drops everything else before it is billed", () => {
@@ -267,8 +273,7 @@ describe("alerts", () => {
         assert.equal(t.filter, 'metric.type="run.googleapis.com/container/instance_count" AND resource.type="cloud_run_revision" AND resource.labels.service_name="vllm-cloudrun-dev" AND resource.labels.location="us-central1" AND metric.labels.state="active"');
         assert.deepEqual([t.comparison, t.thresholdValue, t.duration], ["COMPARISON_GT", 0.5, "900s"]);
         const log = revision.conditions[0].conditionMatchedLog;
-        assert.match(log.filter, /resource\.labels\.service_name="vllm-cloudrun-dev"/);
-        assert.match(log.filter, /protoPayload\.status\.message:"Ready condition status changed to False"/);
+        assert.equal(log.filter, 'resource.type="cloud_run_revision" AND resource.labels.service_name="vllm-cloudrun-dev" AND resource.labels.location="us-central1" AND severity>=ERROR AND protoPayload.status.message:"Ready condition status changed to False"');
         assert.deepEqual(revision.alertStrategy.notificationRateLimit, { period: "300s" }, "log-match policies need a rate limit");
     });
 
@@ -287,6 +292,11 @@ describe("alerts", () => {
     it("with metrics false has no queue alert (its metric would never exist)", async () => {
         const off = await runProgram({ config: { alertEmail: EMAIL, metrics: false } });
         assert.deepEqual(policies(off).map((p) => p.displayName.split(": ")[1]), ["5%+ of requests fail (5xx)", "all 1 instance(s) busy for 15 minutes", "a revision failed to become ready"]);
+    });
+
+    it("notifies the email channel and the existing channels together", async () => {
+        const both = await runProgram({ config: { alertEmail: EMAIL, notificationChannels: ["projects/my-proj/notificationChannels/777"] } });
+        for (const p of policies(both)) assert.deepEqual(p.notificationChannels, ["projects/my-proj/notificationChannels/4242424242", "projects/my-proj/notificationChannels/777"]);
     });
 
     it("notifies existing channels without creating one", async () => {
@@ -312,7 +322,10 @@ describe("uptime check", () => {
         ]);
         // It waits for the service to exist (otherwise it would run right after the APIs, long before the build, and get a 404).
         assert.deepEqual(invokers[0].dependsOn.sort(), ["gcp:cloudrunv2/service:Service::vllm-cloudrun-dev", "gcp:projects/serviceIdentity:ServiceIdentity::vllm-cloudrun-dev-monitoring-agent"]);
+        assert.deepEqual(check.dependsOn, ["gcp:cloudrunv2/serviceIamMember:ServiceIamMember::vllm-cloudrun-dev-uptime-invoker"]);
         const uptimePolicy = policies(r).find((p) => p.displayName.includes("/health"));
+        const c = (uptimePolicy as Obj).conditions[0].conditionThreshold;
+        assert.deepEqual([c.comparison, c.thresholdValue, c.duration, c.aggregations], ["COMPARISON_GT", 1, "600s", [{ alignmentPeriod: "1200s", perSeriesAligner: "ALIGN_NEXT_OLDER", crossSeriesReducer: "REDUCE_COUNT_FALSE", groupByFields: ["resource.labels.host"] }]]);
         assert.match(String(uptimePolicy?.conditions[0].conditionThreshold.filter), /metric\.labels\.check_id="health-check-0a1b2c"/);
         assert.deepEqual(alertPolicyProblems(asApiPolicy(uptimePolicy as Obj)), []);
         assert.equal((r.outputs.costEstimate as Obj).alertingMonthly, 7.5);
@@ -321,7 +334,17 @@ describe("uptime check", () => {
     it("on a public service sends no token and grants nothing", async () => {
         const r = await runProgram({ config: { alertEmail: EMAIL, minInstances: 1, public: true }, secretConfig: { apiKey: API_KEY } });
         assert.equal((one(r, UPTIME).inputs.httpCheck as Obj).serviceAgentAuthentication, undefined);
+        assert.deepEqual(one(r, UPTIME).dependsOn, []);
         assert.deepEqual(byType(r, RUN_IAM).filter((g) => g.name.includes("uptime")), []);
+    });
+
+    it("off means no check, even with a warm instance; on works with existing channels alone", async () => {
+        const off = await runProgram({ config: { alertEmail: EMAIL, minInstances: 1, uptimeCheck: "off" } });
+        assert.deepEqual(byType(off, UPTIME), []);
+        assert.ok(!policies(off).some((p) => String(p.displayName).includes("/health")));
+        const channelsOnly = await runProgram({ config: { notificationChannels: ["projects/my-proj/notificationChannels/777"], minInstances: 1, uptimeCheck: "on" } });
+        assert.equal(channelsOnly.error, undefined, String(channelsOnly.error));
+        assert.equal(byType(channelsOnly, UPTIME).length, 1);
     });
 
     it("refuses on with minInstances 0 (it would keep a GPU awake) and on without anyone to alert", async () => {
@@ -337,7 +360,8 @@ describe("uptime check", () => {
 
 describe("budget", () => {
     it("is this project's Cloud Run spend, monthly, with emails at 50/90/100% and at 100% of forecast, through a provider that bills the API to the project", async () => {
-        const r = await runProgram({ config: { monthlyBudget: 500, billingAccount: "012345-6789AB-CDEF01", alertEmail: EMAIL } });
+        // Budget emails go to email channels only: the stack's own, not the existing (maybe Slack) ones.
+        const r = await runProgram({ config: { monthlyBudget: 500, billingAccount: "012345-6789AB-CDEF01", alertEmail: EMAIL, notificationChannels: ["projects/my-proj/notificationChannels/777"] } });
         const b = one(r, BUDGET);
         assert.equal(b.inputs.billingAccount, "012345-6789AB-CDEF01");
         assert.deepEqual(b.inputs.budgetFilter, { projects: [`projects/${PROJECT_NUMBER}`], services: [CLOUD_RUN_BILLING_SERVICE], calendarPeriod: "MONTH", creditTypesTreatment: "INCLUDE_ALL_CREDITS" });

@@ -77,6 +77,8 @@ describe("cost estimate", () => {
         const withMetrics = estimateCost(settings({ metrics: true, containers: { vllm: { cpu: 6, memoryMiB: 24576 }, sidecar: { cpu: 1, memoryMiB: 512 } } }));
         // 7 vCPU x $0.000018 x 3600 = 0.4536; 24.5 GiB x $0.000002 x 3600 = 0.1764; L4 0.67212; 125 x 120 samples x $0.06/M = 0.00089.
         assert.deepEqual([withMetrics.cpuHour, withMetrics.memoryHour, withMetrics.perInstanceHour, withMetrics.metricsPerInstanceHour], [0.45, 0.18, 1.3, 0.0693]);
+        // The samples ($0.0009/h) show below the hourly rounding, in the month: 10 warm instances, 9505 without them.
+        assert.equal(estimateCost(settings({ metrics: true, minInstances: 10, containers: { vllm: { cpu: 6, memoryMiB: 24576 }, sidecar: { cpu: 1, memoryMiB: 512 } } })).monthlyAtMinInstances, 9512);
         const alerts = { channels: [], errorPercent: 5, queueMinutes: 5 };
         assert.equal(estimateCost(settings({ alerts })).alertingMonthly, 4.5, "5xx, at maxInstances, failed revision");
         assert.equal(estimateCost(settings({ alerts, metrics: true, uptimeCheck: true })).alertingMonthly, 7.5, "and the queue and the uptime check");
