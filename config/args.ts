@@ -258,6 +258,36 @@ export interface VllmCloudRunArgs {
      */
     billingAccount?: string;
     /**
+     * Serve from several regions behind one global HTTPS endpoint (README "Several regions"): a list of two or more GPU regions that includes gcp:region (the home region, where the image is built and whose service keeps its name). Each region gets its own Cloud Run service, image repository and quota check, all behind a global external Application Load Balancer with Cloud Armor; the services then accept only load-balancer traffic. Costs about $44.50 a month before traffic (README "Costs"). Empty: one region, no load balancer.
+     *
+     * Default: `[]`. Stack config: `regions`.
+     */
+    regions?: string[];
+    /**
+     * Per-region maxInstances, as REGION=N (e.g. us-east4=3), for regions whose GPU quota differs; other regions use maxInstances. Only with regions.
+     *
+     * Default: `[]`. Stack config: `regionMaxInstances`.
+     */
+    regionMaxInstances?: string[];
+    /**
+     * Per-region minInstances, as REGION=N; other regions use minInstances. A region fails over automatically (Cloud Run service health) only with at least 1, an always-on GPU there. Only with regions.
+     *
+     * Default: `[]`. Stack config: `regionMinInstances`.
+     */
+    regionMinInstances?: string[];
+    /**
+     * Host name of the multi-region endpoint (e.g. llm.example.com), for a Google-managed certificate; create the A record the dnsRecord output prints. Empty: <ip>.nip.io, a public wildcard DNS name that resolves to the endpoint's IP (for trials; it depends on nip.io). Only with regions.
+     *
+     * Default: `""`. Stack config: `domain`.
+     */
+    domain?: string;
+    /**
+     * Cloud Armor's limit on requests per minute from one client IP at the multi-region endpoint; more get 429 at the load balancer and never reach a GPU. 0: no limit. Only with regions.
+     *
+     * Default: `600`. Allowed: 0 to 1000000. Stack config: `rateLimitPerMinute`.
+     */
+    rateLimitPerMinute?: number;
+    /**
      * fast (vLLM eager mode: quickest cold start, slower decoding at low concurrency), throughput (CUDA graphs and torch.compile: slower start, faster tokens), or auto (fast when minInstances is 0, else throughput). Changing it only rolls out a new revision.
      *
      * Default: `"auto"`. Allowed: one of `auto`, `fast`, `throughput`. Stack config: `startupMode`.

@@ -37,6 +37,29 @@ export function isGemma3(model: string): boolean {
 }
 import { STARTUP_MODES, WEIGHTS_SOURCES } from "./startup";
 
+/** One `REGION=N` entry of regionMaxInstances / regionMinInstances. */
+export const REGION_COUNT = /^([a-z]+-[a-z]+[0-9]+)=([0-9]{1,7})$/;
+
+/** `REGION=N` entries as a map (entries that do not parse are left out: the per-key check reports them). */
+export function regionCounts(entries: readonly string[]): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const e of entries) {
+        const m = REGION_COUNT.exec(e);
+        if (m && !out.has(m[1])) out.set(m[1], Number(m[2]));
+    }
+    return out;
+}
+
+/** minInstances of the home region (gcp:region): its own regionMinInstances entry, else minInstances. */
+export function homeMinInstances(v: { region: string; minInstances: number; regionMinInstances: readonly string[] }): number {
+    return regionCounts(v.regionMinInstances).get(v.region) ?? v.minInstances;
+}
+
+/** Whether the stack serves from several regions behind the front door. */
+export function isMultiRegion(v: { regions: readonly string[] }): boolean {
+    return v.regions.length > 0;
+}
+
 export const QUANTIZATIONS = ["none", "fp8"] as const;
 export const KV_CACHE_DTYPES = ["auto", "fp8"] as const;
 
@@ -287,6 +310,38 @@ export const CONTRACT = {
         description: "Billing account id (XXXXXX-XXXXXX-XXXXXX, upper-case hex: `gcloud billing projects describe PROJECT_ID` shows it) that holds the monthlyBudget. You need Billing Account Costs Manager (roles/billing.costsManager) or Administrator on it.",
         example: "012345-6789AB-CDEF01",
     },
+    regions: {
+        type: "string[]",
+        default: [],
+        description: "Serve from several regions behind one global HTTPS endpoint (README \"Several regions\"): a list of two or more GPU regions that includes gcp:region (the home region, where the image is built and whose service keeps its name). Each region gets its own Cloud Run service, image repository and quota check, all behind a global external Application Load Balancer with Cloud Armor; the services then accept only load-balancer traffic. Costs about $44.50 a month before traffic (README \"Costs\"). Empty: one region, no load balancer.",
+        example: "europe-west4",
+    },
+    regionMaxInstances: {
+        type: "string[]",
+        default: [],
+        description: "Per-region maxInstances, as REGION=N (e.g. us-east4=3), for regions whose GPU quota differs; other regions use maxInstances. Only with regions.",
+        example: "us-east4=3",
+    },
+    regionMinInstances: {
+        type: "string[]",
+        default: [],
+        description: "Per-region minInstances, as REGION=N; other regions use minInstances. A region fails over automatically (Cloud Run service health) only with at least 1, an always-on GPU there. Only with regions.",
+        example: "us-east4=1",
+    },
+    domain: {
+        type: "string",
+        default: "",
+        description: "Host name of the multi-region endpoint (e.g. llm.example.com), for a Google-managed certificate; create the A record the dnsRecord output prints. Empty: <ip>.nip.io, a public wildcard DNS name that resolves to the endpoint's IP (for trials; it depends on nip.io). Only with regions.",
+        example: "llm.example.com",
+    },
+    rateLimitPerMinute: {
+        type: "integer",
+        default: 600,
+        min: 0,
+        max: 1000000,
+        description: "Cloud Armor's limit on requests per minute from one client IP at the multi-region endpoint; more get 429 at the load balancer and never reach a GPU. 0: no limit. Only with regions.",
+        example: "600",
+    },
     startupMode: {
         type: "string",
         default: "auto",
@@ -400,6 +455,13 @@ export interface CrossKeyRule {
 }
 
 const problem = (key: string, value: unknown, allowed: string, fix: string): ConfigProblem[] => [{ key, value, allowed, fix }];
+
+/** The commands that turn a single-region stack into a two-region one (the home region and another that offers the GPU). */
+function addRegions(v: Pick<ContractValues, "region" | "gpuType">): string {
+    const home = v.region || DEFAULT_REGION;
+    const other = (GPU_TYPES[v.gpuType] ? gpuRegionsFor(v.gpuType) : []).find((r) => r !== home && !GPU_TYPES[v.gpuType].invitationOnlyRegions.includes(r)) ?? "europe-west4";
+    return `${PULUMI} config set --path 'regions[0]' ${home} && ${PULUMI} config set --path 'regions[1]' ${other}`;
+}
 const newApiKey = setCommand("apiKey");
 
 /** Rules across keys. Each key's own rules (type, range, allowed values) are in CONTRACT. */
@@ -541,9 +603,9 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
     },
     {
         keys: ["uptimeCheck", "minInstances"],
-        rule: "uptimeCheck on needs minInstances >= 1: each check is a request, which wakes a scaled-to-zero GPU and keeps it running around the clock.",
+        rule: "uptimeCheck on needs minInstances >= 1 (in the home region, with regions): each check is a request, which wakes a scaled-to-zero GPU and keeps it running around the clock.",
         check: (v) =>
-            v.uptimeCheck === "on" && v.minInstances === 0
+            v.uptimeCheck === "on" && homeMinInstances(v) === 0
                 ? problem("uptimeCheck", "on", "with minInstances 0, a check every 5 minutes from 3 locations (a request a minute and a half apart, on average) keeps one GPU instance awake around the clock, which costs what minInstances 1 costs; keep a warm instance on purpose, or let the other alerts watch a scale-to-zero service", `${setCommand("uptimeCheck", "auto")}   (or: ${setCommand("minInstances", "1")})`)
                 : [],
     },
@@ -553,6 +615,73 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
         check: (v) =>
             v.uptimeCheck === "on" && v.alertEmail === "" && v.notificationChannels.length === 0
                 ? problem("uptimeCheck", "on", "an uptime check alerts through alertEmail or notificationChannels, and neither is set", `${setCommand("alertEmail")}   (or: ${setCommand("uptimeCheck", "auto")})`)
+                : [],
+    },
+    {
+        keys: ["regions", "region"],
+        rule: "regions lists two or more regions and includes gcp:region (the home region: the build, and the service that keeps its name).",
+        check: (v) => {
+            if (!isMultiRegion(v)) return [];
+            if (v.regions.length === 1) {
+                return problem("regions", v.regions, "one region needs no load balancer, and failover needs a second region (with only one, the load balancer answers \"no healthy upstream\" when it fails); list two or more, or go back to one region", `${PULUMI} config set --path 'regions[1]' europe-west4   (or: ${PULUMI} config rm regions)`);
+            }
+            return v.region !== "" && !v.regions.includes(v.region)
+                ? problem("regions", v.regions, `must include gcp:region (${v.region}), the home region where the image is built and whose service keeps its name`, `${PULUMI} config set --path 'regions[${v.regions.length}]' ${v.region}`)
+                : [];
+        },
+    },
+    {
+        keys: ["regions", "gpuType"],
+        rule: "Every region in regions must offer the GPU on Cloud Run.",
+        check: (v) => {
+            if (GPU_TYPES[v.gpuType] === undefined) return [];
+            const offered = gpuRegionsFor(v.gpuType);
+            return v.regions.flatMap((r, i) =>
+                offered.includes(r) ? [] : problem(`regions[${i}]`, r, `Cloud Run offers ${v.gpuType} only in ${offered.join(", ")}`, `${PULUMI} config set --path 'regions[${i}]' ${offered.find((o) => !v.regions.includes(o)) ?? DEFAULT_REGION}`),
+            );
+        },
+    },
+    {
+        keys: ["regionMaxInstances", "regions"],
+        rule: "regionMaxInstances and regionMinInstances name regions listed in regions (and need regions).",
+        check: (v) =>
+            (["regionMaxInstances", "regionMinInstances"] as const).flatMap((key) =>
+                v[key].flatMap((e, i) => {
+                    const region = REGION_COUNT.exec(e)?.[1];
+                    if (region === undefined || v.regions.includes(region)) return [];
+                    return isMultiRegion(v)
+                        ? problem(`${key}[${i}]`, e, `${region} is not in regions (${v.regions.join(", ")})`, `${PULUMI} config set --path 'regions[${v.regions.length}]' ${region}   (or: ${PULUMI} config rm --path '${key}[${i}]')`)
+                        : problem(`${key}[${i}]`, e, "applies only with regions (several regions behind one endpoint)", `${addRegions(v)}   (or: ${PULUMI} config rm --path '${key}[${i}]')`);
+                }),
+            ),
+    },
+    {
+        keys: ["regionMinInstances", "regionMaxInstances"],
+        rule: "In every region, its minInstances must not exceed its maxInstances.",
+        check: (v) => {
+            const mins = regionCounts(v.regionMinInstances);
+            const maxs = regionCounts(v.regionMaxInstances);
+            return v.regions.flatMap((r) => {
+                const min = mins.get(r) ?? v.minInstances;
+                const max = maxs.get(r) ?? v.maxInstances;
+                return min > max ? problem(mins.has(r) ? "regionMinInstances" : "regionMaxInstances", `${r}: min ${min}, max ${max}`, `in ${r}, minInstances (${min}) must not exceed maxInstances (${max})`, `${PULUMI} config set --path 'regionMaxInstances[${v.regionMaxInstances.length}]' ${r}=${min}`) : [];
+            });
+        },
+    },
+    {
+        keys: ["domain", "regions"],
+        rule: "domain names the multi-region endpoint, so it needs regions.",
+        check: (v) =>
+            v.domain !== "" && !isMultiRegion(v)
+                ? problem("domain", v.domain, "names the multi-region endpoint, which exists only with regions (a single-region service is reached at its run.app URL)", `${addRegions(v)}   (or: ${PULUMI} config rm domain)`)
+                : [],
+    },
+    {
+        keys: ["rateLimitPerMinute", "regions"],
+        rule: "rateLimitPerMinute is enforced by Cloud Armor at the multi-region endpoint, so setting it needs regions.",
+        check: (v, given) =>
+            given.has("rateLimitPerMinute") && !isMultiRegion(v)
+                ? problem("rateLimitPerMinute", v.rateLimitPerMinute, "is enforced by Cloud Armor at the multi-region endpoint, which exists only with regions", `${addRegions(v)}   (or: ${PULUMI} config rm rateLimitPerMinute)`)
                 : [],
     },
     {

@@ -13,7 +13,7 @@ import { nameProblems, ResourceNames, resourceNames, sanitize } from "./names";
 import { ArgsReader, readStackValues, stackConfigGetter } from "./reader";
 import { StartupMode, WeightsSource } from "./startup";
 import { KvCacheDtype, Quantization } from "./memory";
-import { LoraAdapterDef, pinnedRevision } from "./contract";
+import { isMultiRegion, LoraAdapterDef, pinnedRevision, REGION_COUNT, regionCounts } from "./contract";
 
 /** --max-lora-rank values vLLM 0.10 accepts (LoRAConfig.__post_init__, possible_max_ranks). */
 export const LORA_RANKS = [8, 16, 32, 64, 128, 256, 320, 512] as const;
@@ -107,8 +107,29 @@ export interface Settings {
     gcpAuth: Readonly<GcpAuth>;
     /** Pull Docker Hub images as this account (with an access token kept in Secret Manager), or anonymously. */
     dockerHub?: { username: string; token: pulumi.Output<string> };
+    /** Every region served, home first: one entry without `regions`. */
+    regions: readonly Readonly<RegionSettings>[];
+    /** The load balancer in front of the regions; undefined with one region. */
+    frontDoor?: Readonly<FrontDoorSettings>;
     /** Things worth knowing that are not errors (printed as warnings by the preflight). */
     notices: readonly string[];
+}
+
+/** One region's service: the home region first, then the others in the order `regions` lists them. */
+export interface RegionSettings {
+    region: string;
+    /** gcp:region: the build runs for it, and its children keep the names they had before regions existed. */
+    home: boolean;
+    minInstances: number;
+    maxInstances: number;
+}
+
+/** The global external Application Load Balancer in front of several regions. */
+export interface FrontDoorSettings {
+    /** Host for the managed certificate; undefined: `<ip>.nip.io`. */
+    domain?: string;
+    /** Cloud Armor's per-IP limit per minute (0: none). */
+    rateLimitPerMinute: number;
 }
 
 export interface AlertSettings {
@@ -257,6 +278,35 @@ export function validateArgs(componentName: string, args: Readonly<VllmCloudRunA
         else seen.set(member.toLowerCase(), i);
     });
 
+    // Several regions behind one endpoint (README "Several regions").
+    const regionList = r.strings("regions");
+    const seenRegions = new Map<string, number>();
+    regionList.forEach((reg, i) => {
+        if (!REGION_NAME.test(reg)) r.problems.push({ key: `regions[${i}]`, value: reg, allowed: "must be a region name like europe-west4", fix: `${PULUMI} config set --path 'regions[${i}]' europe-west4` });
+        const first = seenRegions.get(reg);
+        if (first !== undefined) r.problems.push({ key: `regions[${i}]`, value: reg, allowed: `is listed twice (also regions[${first}])`, fix: `${PULUMI} config rm --path 'regions[${i}]'` });
+        else seenRegions.set(reg, i);
+    });
+    for (const [key, min] of [["regionMaxInstances", 1], ["regionMinInstances", 0]] as const) {
+        const seenIn = new Map<string, number>();
+        r.strings(key).forEach((e, i) => {
+            const m = REGION_COUNT.exec(e);
+            const fix = `${PULUMI} config set --path '${key}[${i}]' us-east4=${key === "regionMaxInstances" ? 3 : 1}`;
+            if (!m || Number(m[2]) < min || Number(m[2]) > 1000) {
+                r.problems.push({ key: `${key}[${i}]`, value: e, allowed: `must be REGION=N with N from ${min} to 1000, like us-east4=${key === "regionMaxInstances" ? 3 : 1}`, fix });
+                return;
+            }
+            const first = seenIn.get(m[1]);
+            if (first !== undefined) r.problems.push({ key: `${key}[${i}]`, value: e, allowed: `sets ${m[1]} twice (also ${key}[${first}])`, fix: `${PULUMI} config rm --path '${key}[${i}]'` });
+            else seenIn.set(m[1], i);
+        });
+    }
+    const domain = r.string("domain");
+    if (domain !== "" && (!DOMAIN.test(domain) || domain.length > 253 || domain.split(".").some((l) => l.length > 63))) {
+        r.problem("domain", domain, "must be a lower-case DNS host name like llm.example.com (no scheme, port, path or trailing dot), or empty for <ip>.nip.io");
+    }
+    const rateLimitPerMinute = r.number("rateLimitPerMinute");
+
     const buildRegionRaw = r.string("buildRegion");
     if (buildRegionRaw !== "" && !REGION_NAME.test(buildRegionRaw)) r.problem("buildRegion", buildRegionRaw, "must be a region name like us-central1, or empty for the nearest region every project may build in");
     const buildRegion = buildRegionRaw !== "" ? buildRegionRaw : defaultBuildRegion(region);
@@ -293,7 +343,7 @@ export function validateArgs(componentName: string, args: Readonly<VllmCloudRunA
     });
 
     const stack = pulumi.getStack();
-    const names = resourceNames(componentName, stack, project === "" ? "project" : project);
+    const names = resourceNames(componentName, stack, project === "" ? "project" : project, regionList.filter((x) => x !== region && REGION_NAME.test(x)));
     r.problems.push(...nameProblems(names, stack, weights));
 
     const preflightChecks = r.boolean("preflightChecks");
@@ -339,6 +389,7 @@ export function validateArgs(componentName: string, args: Readonly<VllmCloudRunA
         buildDiskSizeGb: diskSizeGb, buildTimeoutMinutes: timeoutMinutes, preflightChecks, public: isPublic, smokeTest, startupMode: startupModeRaw, weights,
         dockerHubUsername, gcpImpersonateServiceAccount: impersonate,
         metrics, alertEmail, notificationChannels, alertErrorPercent, alertQueueMinutes, uptimeCheck: uptimeCheckRaw, monthlyBudget, billingAccount,
+        regions: regionList, regionMaxInstances: r.strings("regionMaxInstances"), regionMinInstances: r.strings("regionMinInstances"), domain, rateLimitPerMinute,
         hfToken: isGiven(args.hfToken) ? "set" : "", apiKey: isGiven(args.apiKey) ? "set" : "", dockerHubToken: isGiven(args.dockerHubToken) ? "set" : "",
         gcpCredentials: isGiven(args.gcpCredentials) ? "set" : "", gcpAccessToken: isGiven(args.gcpAccessToken) ? "set" : "",
     } satisfies ContractValues;
@@ -358,6 +409,26 @@ export function validateArgs(componentName: string, args: Readonly<VllmCloudRunA
         r.problem("metrics", true, `the metrics sidecar needs ${SIDECAR_CPU} vCPU and ${SIDECAR_MEMORY_MIB} MiB beside vLLM, and ${cpu} vCPU / ${memory} leaves vLLM less than ${gpuType} needs`, "false");
     } else if (sidecar && (vllmSize.cpu !== cpu || vllmSize.memoryMiB !== (memGiB as number) * 1024)) {
         notices.push(`metrics: the Managed Prometheus sidecar takes ${SIDECAR_CPU} vCPU and ${SIDECAR_MEMORY_MIB} MiB of the instance (Cloud Run allows ${gpu?.instanceMax?.cpu} vCPU and ${gpu?.instanceMax?.memoryGiB} GiB an instance), so vLLM's container runs with ${vllmSize.cpu} vCPU and ${vllmSize.memoryMiB / 1024}Gi; set metrics false to give vLLM all ${cpu} vCPU and ${memory}.`);
+    }
+
+    // Home first, then the others in the order listed.
+    const maxIn = regionCounts(r.strings("regionMaxInstances"));
+    const minIn = regionCounts(r.strings("regionMinInstances"));
+    const regions: RegionSettings[] = [region, ...regionList.filter((x) => x !== region)].map((x) => ({
+        region: x,
+        home: x === region,
+        minInstances: minIn.get(x) ?? minInstances,
+        maxInstances: maxIn.get(x) ?? maxInstances,
+    }));
+    const multi = isMultiRegion({ regions: regionList });
+    if (multi) {
+        for (const x of regions.slice(1)) {
+            if (gpu !== undefined && gpu.invitationOnlyRegions.includes(x.region)) notices.push(`${gpuType} in ${x.region} is available by invitation only (${GPU_SOURCE}); without an invitation the region has no GPU quota and its quota check stops the deploy.`);
+        }
+        const cold = regions.filter((x) => x.minInstances === 0).map((x) => x.region);
+        if (cold.length > 0) {
+            notices.push(`regions: ${cold.join(", ")} ${cold.length === 1 ? "has" : "have"} minInstances 0, so Cloud Run service health cannot judge ${cold.length === 1 ? "it" : "them"} (it needs a running instance): a region that cannot serve is taken out only by the load balancer's outlier detection (5xx) and retries, and a 429 (no instance available) reaches the client. Automatic failover needs regionMinInstances REGION=1 (an always-on GPU per region; README "Several regions").`);
+        }
     }
 
     if (r.problems.length > 0) throw new ConfigError(r.problems);
@@ -413,8 +484,11 @@ export function validateArgs(componentName: string, args: Readonly<VllmCloudRunA
             ? Object.freeze({ ...(alertEmail === "" ? {} : { email: alertEmail }), channels: Object.freeze([...notificationChannels]), errorPercent: alertErrorPercent, queueMinutes: alertQueueMinutes })
             : undefined,
         // auto: only where checks cannot keep a GPU awake that would otherwise scale to zero.
-        uptimeCheck: alerting && (uptimeCheckRaw === "on" || (uptimeCheckRaw === "auto" && minInstances >= 1)),
+        // The check watches the home region's service (with regions too).
+        uptimeCheck: alerting && (uptimeCheckRaw === "on" || (uptimeCheckRaw === "auto" && regions[0].minInstances >= 1)),
         budget: monthlyBudget > 0 ? Object.freeze({ amount: monthlyBudget, billingAccount }) : undefined,
+        regions: Object.freeze(regions.map((x) => Object.freeze(x))),
+        frontDoor: multi ? Object.freeze({ ...(domain === "" ? {} : { domain }), rateLimitPerMinute }) : undefined,
         notices: Object.freeze(notices),
     });
 }

@@ -19,6 +19,18 @@ export interface ResourceNames {
     metricsConfigSecretId: string;
     stagingBucket: string;
     weightsBucket: string;
+    /** With several regions: the weights bucket of each region but the home one (bucket names are global). */
+    regionWeightsBuckets: Readonly<Record<string, string>>;
+}
+
+const AREA: Record<string, string> = { us: "us", europe: "eu", asia: "as", northamerica: "na", southamerica: "sa", australia: "au", me: "me", africa: "af" };
+const DIRECTION: Record<string, string> = { north: "n", south: "s", east: "e", west: "w", central: "c", northeast: "ne", northwest: "nw", southeast: "se", southwest: "sw" };
+
+/** A short code for a region in global names: europe-west4 -> euw4, us-east4 -> use4, asia-southeast1 -> asse1. */
+export function regionCode(region: string): string {
+    const m = /^([a-z]+)-([a-z]+)([0-9]+)$/.exec(region);
+    if (!m) return sanitize(region);
+    return `${AREA[m[1]] ?? m[1].slice(0, 2)}${DIRECTION[m[2]] ?? m[2].slice(0, 2)}${m[3]}`;
 }
 
 export function sanitize(s: string): string {
@@ -26,7 +38,7 @@ export function sanitize(s: string): string {
 }
 
 /** Derives every resource name from the Pulumi project, stack and Google Cloud project. */
-export function resourceNames(pulumiProject: string, stack: string, gcpProject: string): ResourceNames {
+export function resourceNames(pulumiProject: string, stack: string, gcpProject: string, otherRegions: readonly string[] = []): ResourceNames {
     const prefix = sanitize(`${pulumiProject}-${stack}`);
     return {
         prefix,
@@ -42,6 +54,7 @@ export function resourceNames(pulumiProject: string, stack: string, gcpProject: 
         // Bucket names are global: the project id makes this one unique.
         stagingBucket: `${prefix}-src-${gcpProject}`,
         weightsBucket: `${prefix}-weights-${gcpProject}`,
+        regionWeightsBuckets: Object.fromEntries(otherRegions.map((r) => [r, `${prefix}-weights-${regionCode(r)}-${gcpProject}`])),
     };
 }
 
@@ -61,7 +74,10 @@ export function nameProblems(names: ResourceNames, stack: string, weights: strin
     for (const [what, id] of [["token secret id", names.secretId], ["API key secret id", names.apiKeySecretId], ["Docker Hub token secret id", names.dockerHubSecretId], ["metrics config secret id", names.metricsConfigSecretId]] as const) {
         check(what, id, SECRET_ID.test(id), "secret ids are at most 255 characters [A-Za-z0-9_-]");
     }
-    const buckets = [["staging bucket name", names.stagingBucket], ...(weights === "gcs" ? [["weights bucket name", names.weightsBucket]] : [])] as const;
+    const buckets = [
+        ["staging bucket name", names.stagingBucket],
+        ...(weights === "gcs" ? [["weights bucket name", names.weightsBucket], ...Object.entries(names.regionWeightsBuckets).map(([r, b]) => [`${r} weights bucket name`, b])] : []),
+    ] as const;
     for (const [what, bucket] of buckets) {
         check(what, bucket, BUCKET_NAME.test(bucket), "bucket names are 3-63 characters [a-z0-9_.-]");
         if (BUCKET_FORBIDDEN.some((re) => re.test(bucket))) {

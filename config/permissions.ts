@@ -36,6 +36,32 @@ export const DEPLOYER_ROLES: readonly DeployerRole[] = [
     { role: "roles/cloudquotas.viewer", why: "read the region's GPU, memory and CPU quota before the build", permissions: ["cloudquotas.quotas.get"] },
 ];
 
+/**
+ * With several regions, also the load balancer and its Cloud Armor policy (permission names as
+ * the Compute API's IAM reference gives them: https://cloud.google.com/compute/docs/access/iam-permissions).
+ */
+export const FRONT_DOOR_ROLES: readonly DeployerRole[] = [
+    {
+        role: "roles/compute.loadBalancerAdmin",
+        why: "with regions: create the load balancer (address, NEGs, backend service, URL maps, certificate, proxies, forwarding rules)",
+        permissions: [
+            "compute.globalAddresses.create", "compute.globalAddresses.get", "compute.globalAddresses.delete", "compute.globalAddresses.use",
+            "compute.regionNetworkEndpointGroups.create", "compute.regionNetworkEndpointGroups.get", "compute.regionNetworkEndpointGroups.delete", "compute.regionNetworkEndpointGroups.use",
+            "compute.backendServices.create", "compute.backendServices.get", "compute.backendServices.update", "compute.backendServices.delete", "compute.backendServices.use",
+            "compute.urlMaps.create", "compute.urlMaps.get", "compute.urlMaps.update", "compute.urlMaps.delete", "compute.urlMaps.use",
+            "compute.sslCertificates.create", "compute.sslCertificates.get", "compute.sslCertificates.delete",
+            "compute.targetHttpsProxies.create", "compute.targetHttpsProxies.get", "compute.targetHttpsProxies.delete", "compute.targetHttpsProxies.use",
+            "compute.targetHttpProxies.create", "compute.targetHttpProxies.get", "compute.targetHttpProxies.delete", "compute.targetHttpProxies.use",
+            "compute.globalForwardingRules.create", "compute.globalForwardingRules.get", "compute.globalForwardingRules.delete",
+        ],
+    },
+    {
+        role: "roles/compute.securityAdmin",
+        why: "with regions: create the Cloud Armor policy and attach it to the backend service",
+        permissions: ["compute.securityPolicies.create", "compute.securityPolicies.get", "compute.securityPolicies.update", "compute.securityPolicies.delete", "compute.securityPolicies.use", "compute.backendServices.setSecurityPolicy"],
+    },
+];
+
 /** Every permission the stack needs, in role order. */
 export const DEPLOYER_PERMISSIONS: readonly string[] = DEPLOYER_ROLES.flatMap((r) => r.permissions);
 
@@ -75,10 +101,28 @@ export type PermissionCheck =
     | { kind: "unchecked"; reason: string };
 
 /** Which of the stack's permissions the caller lacks on the project, and the roles that grant them. */
-export async function checkDeployerPermissions(project: string, post: GooglePost): Promise<PermissionCheck> {
+export async function checkDeployerPermissions(project: string, post: GooglePost, roles: readonly DeployerRole[] = DEPLOYER_ROLES): Promise<PermissionCheck> {
+    const wanted = [...new Set(roles.flatMap((x) => x.permissions))];
+    const held = new Set<string>();
+    // testIamPermissions takes at most 100 permissions a call (https://cloud.google.com/resource-manager/reference/rest/v1/projects/testIamPermissions).
+    for (let i = 0; i < wanted.length; i += TEST_IAM_PERMISSIONS_MAX) {
+        const r = await testPermissions(project, post, wanted.slice(i, i + TEST_IAM_PERMISSIONS_MAX));
+        if ("kind" in r) return r;
+        for (const p of r.held) held.add(p);
+    }
+    const missing = wanted.filter((p) => !held.has(p));
+    if (missing.length === 0) return { kind: "ok" };
+    return { kind: "missing", permissions: missing, roles: roles.filter((role) => role.permissions.some((p) => missing.includes(p))) };
+}
+
+/** Most permissions one testIamPermissions call may ask about. */
+export const TEST_IAM_PERMISSIONS_MAX = 100;
+
+/** One testIamPermissions call: the permissions held, or why there is no answer. */
+async function testPermissions(project: string, post: GooglePost, permissions: string[]): Promise<{ held: string[] } | Exclude<PermissionCheck, { kind: "ok" | "missing" }>> {
     let r: PostResponse;
     try {
-        r = await post(`https://cloudresourcemanager.googleapis.com/v1/projects/${project}:testIamPermissions`, { permissions: DEPLOYER_PERMISSIONS });
+        r = await post(`https://cloudresourcemanager.googleapis.com/v1/projects/${project}:testIamPermissions`, { permissions });
     } catch (e) {
         if (e instanceof CredentialsError) return { kind: "no-credentials", reason: e.message };
         // Never echo the error object: it may carry request headers.
@@ -91,10 +135,7 @@ export async function checkDeployerPermissions(project: string, post: GooglePost
     if (r.status === 403 && reasons.includes("USER_PROJECT_DENIED")) return { kind: "quota-project-denied", reason: "USER_PROJECT_DENIED" };
     if (r.status === 403 || r.status === 404) return { kind: "no-project-access", status: r.status };
     if (r.status !== 200) return { kind: "unchecked", reason: `HTTP ${r.status}` };
-    const held = new Set((r.data as { permissions?: string[] } | undefined)?.permissions ?? []);
-    const missing = DEPLOYER_PERMISSIONS.filter((p) => !held.has(p));
-    if (missing.length === 0) return { kind: "ok" };
-    return { kind: "missing", permissions: missing, roles: DEPLOYER_ROLES.filter((role) => role.permissions.some((p) => missing.includes(p))) };
+    return { held: (r.data as { permissions?: string[] } | undefined)?.permissions ?? [] };
 }
 
 /** The `reason`s of a Google API error body (error.details[].reason, google.rpc.ErrorInfo). */

@@ -7,10 +7,10 @@ import { ConfigError, ConfigProblem, memoryGiB, Settings } from "./index";
 import { GPU_TYPES } from "./gpus";
 import { MODEL_CATALOG, modelFromConfig, ModelSpec, quantizedVariantsOf, sizeFromModelId } from "./model-catalog";
 import { estimateGpuMemory, MemoryEstimate, ServingShape, weightsGiB } from "./memory";
-import { ALERT_CONDITION_MONTHLY, GMP_PER_MILLION_SAMPLES, HOURS_PER_MONTH, PRICES_AS_OF, PRICING_SOURCE, TIER1, TIER1_REGIONS } from "./pricing";
+import { ALERT_CONDITION_MONTHLY, ARMOR_PER_MILLION_REQUESTS, ARMOR_POLICY_MONTHLY, ARMOR_RULE_MONTHLY, GMP_PER_MILLION_SAMPLES, HOURS_PER_MONTH, LB_DATA_PER_GIB, LB_FORWARDING_RULE_HOUR, LB_FORWARDING_RULES, PRICES_AS_OF, PRICING_SOURCE, TIER1, TIER1_REGIONS } from "./pricing";
 import { samplesPerScrape, SCRAPE_INTERVAL_SECONDS } from "./metrics";
 import { MAX_STARTUP_SECONDS, startupEstimate, StartupEstimate } from "./startup";
-import { adcPost, checkDeployerPermissions, GooglePost, grantCommands } from "./permissions";
+import { adcPost, checkDeployerPermissions, DEPLOYER_ROLES, DeployerRole, FRONT_DOOR_ROLES, GooglePost, grantCommands } from "./permissions";
 import { FP8_KV_MIN_VLLM_RELEASE, FP8_MIN_COMPUTE_CAPABILITY, isGemma3 } from "./contract";
 import { compareVersions, vllmRelease } from "./vllm-images";
 import { LORA_RANKS } from "./index";
@@ -31,6 +31,14 @@ export const fetchHttpGet: HttpGet = async (url, headers, timeoutMs) => {
     return { status: r.status, text: await r.text() };
 };
 
+/** One region's instances and what its warm ones cost a month. */
+export interface RegionCost {
+    region: string;
+    minInstances: number;
+    maxInstances: number;
+    monthlyAtMinInstances: number;
+}
+
 export interface CostEstimate {
     /** Always USD. */
     currency: string;
@@ -45,6 +53,14 @@ export interface CostEstimate {
     metricsPerInstanceHour: number;
     /** Alert policies' conditions, per month (0 without alerts). */
     alertingMonthly: number;
+    /** With several regions: each region's warm instances (monthlyAtMinInstances is their sum). */
+    perRegion?: RegionCost[];
+    /** With several regions: the load balancer's forwarding rules and the Cloud Armor policy and rules, per month before traffic. */
+    frontDoorMonthly?: number;
+    /** With several regions: load balancer data processing per GiB through it (inbound plus outbound). */
+    frontDoorPerGiB?: number;
+    /** With several regions: Cloud Armor, per million requests. */
+    armorPerMillionRequests?: number;
     pricesAsOf: string;
     source: string;
     note?: string;
@@ -73,11 +89,24 @@ const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** di
 /** Hourly cost of one instance and the monthly cost of the warm ones. */
 /** What one instance and the stack's monitoring consist of, for the cost estimate. */
 export type CostInputs = Pick<Settings, "region" | "gpuType" | "gpuZonalRedundancy" | "minInstances"> &
-    Partial<Pick<Settings, "containers" | "alerts" | "uptimeCheck" | "metrics">> & { cpu: number; memory: string };
+    Partial<Pick<Settings, "containers" | "alerts" | "uptimeCheck" | "metrics" | "regions" | "frontDoor">> & { cpu: number; memory: string };
 
-/** Alert conditions the stack creates: 5xx, at maxInstances, failed revision; the queue with metrics; the uptime check. */
-export function alertConditions(s: Partial<Pick<Settings, "alerts" | "uptimeCheck" | "metrics">>): number {
-    return s.alerts === undefined ? 0 : 3 + (s.metrics ? 1 : 0) + (s.uptimeCheck ? 1 : 0);
+/** Cloud Armor rules the front door has: the credential check, the rate limit (unless 0), the default. */
+export function armorRuleCount(frontDoor: { rateLimitPerMinute: number }): number {
+    return frontDoor.rateLimitPerMinute > 0 ? 3 : 2;
+}
+
+/** The front door's fixed monthly cost: forwarding rules around the clock, the Armor policy and its rules. */
+export function frontDoorMonthly(frontDoor: { rateLimitPerMinute: number }): number {
+    return LB_FORWARDING_RULES * LB_FORWARDING_RULE_HOUR * HOURS_PER_MONTH + ARMOR_POLICY_MONTHLY + ARMOR_RULE_MONTHLY * armorRuleCount(frontDoor);
+}
+
+/**
+ * Alert conditions the stack creates: 5xx, at maxInstances (one per region: each has its own
+ * maximum), failed revision; the queue with metrics; the uptime check.
+ */
+export function alertConditions(s: Partial<Pick<Settings, "alerts" | "uptimeCheck" | "metrics" | "regions">>): number {
+    return s.alerts === undefined ? 0 : 2 + Math.max(1, s.regions?.length ?? 1) + (s.metrics ? 1 : 0) + (s.uptimeCheck ? 1 : 0);
 }
 
 export function estimateCost(s: CostInputs): CostEstimate {
@@ -86,7 +115,9 @@ export function estimateCost(s: CostInputs): CostEstimate {
     const gpuHour = gpuPrice === undefined ? 0 : (s.gpuZonalRedundancy ? gpuPrice.zonal : gpuPrice.nonZonal) * 3600;
     const notes = [
         ...(gpuPrice === undefined ? [`the ${s.gpuType} GPU price is not in this program's price table (no published price was available to it): the totals are CPU and memory only; see ${PRICING_SOURCE}`] : []),
-        ...(TIER1_REGIONS.includes(s.region) ? [] : [`${s.region} is priced above Tier 1; this uses Tier 1 prices, so the real cost is higher`]),
+        ...(s.frontDoor ? s.regions ?? [] : [{ region: s.region }])
+            .filter((r) => !TIER1_REGIONS.includes(r.region))
+            .map((r) => `${r.region} is priced above Tier 1; this uses Tier 1 prices, so the real cost is higher`),
     ];
     // Every container of the instance is billed: vLLM's and the metrics sidecar's.
     const sidecar = s.containers?.sidecar;
@@ -97,6 +128,8 @@ export function estimateCost(s: CostInputs): CostEstimate {
     const samplesHour = sidecar ? (samplesPerScrape() * 3600 / SCRAPE_INTERVAL_SECONDS / 1e6) * GMP_PER_MILLION_SAMPLES : 0;
     const metricsPerInstanceHour = sidecar ? (TIER1.vcpuSecond * sidecar.cpu + TIER1.gibSecond * (sidecar.memoryMiB / 1024)) * 3600 + samplesHour : 0;
     const perInstanceHour = gpuHour + cpuHour + memoryHour + samplesHour;
+    // Several regions: the same instance in each, warm ones counted region by region.
+    const multi = s.frontDoor ? s.regions : undefined;
     return {
         currency: "USD",
         region: s.region,
@@ -104,9 +137,17 @@ export function estimateCost(s: CostInputs): CostEstimate {
         gpuHour: round(gpuHour),
         cpuHour: round(cpuHour),
         memoryHour: round(memoryHour),
-        monthlyAtMinInstances: round(perInstanceHour * HOURS_PER_MONTH * s.minInstances, 0),
+        monthlyAtMinInstances: round(perInstanceHour * HOURS_PER_MONTH * (multi ? multi.reduce((n, r) => n + r.minInstances, 0) : s.minInstances), 0),
         metricsPerInstanceHour: round(metricsPerInstanceHour, 4),
         alertingMonthly: round(alertConditions(s) * ALERT_CONDITION_MONTHLY),
+        ...(multi && s.frontDoor
+            ? {
+                  perRegion: multi.map((r) => ({ region: r.region, minInstances: r.minInstances, maxInstances: r.maxInstances, monthlyAtMinInstances: round(perInstanceHour * HOURS_PER_MONTH * r.minInstances, 0) })),
+                  frontDoorMonthly: round(frontDoorMonthly(s.frontDoor)),
+                  frontDoorPerGiB: round(2 * LB_DATA_PER_GIB, 3),
+                  armorPerMillionRequests: ARMOR_PER_MILLION_REQUESTS,
+              }
+            : {}),
         pricesAsOf: PRICES_AS_OF,
         source: PRICING_SOURCE,
         ...(notes.length === 0 ? {} : { note: notes.join("; ") }),
@@ -143,8 +184,8 @@ function unwrapSecret(o: pulumi.Output<string>): Promise<string> {
 }
 
 /** Your permissions on the project, as problems (missing ones with the grant commands) and warnings. */
-async function permissionProblems(project: string, post: GooglePost, problems: ConfigProblem[], warnings: string[]): Promise<void> {
-    const check = await checkDeployerPermissions(project, post);
+async function permissionProblems(project: string, post: GooglePost, problems: ConfigProblem[], warnings: string[], roles: readonly DeployerRole[]): Promise<void> {
+    const check = await checkDeployerPermissions(project, post, roles);
     if (check.kind === "no-credentials") {
         problems.push({ key: "Google credentials", value: check.reason, allowed: "pulumi and this check use Application Default Credentials, and none were found", fix: "gcloud auth application-default login   (and gcloud auth login, for the image build)" });
     } else if (check.kind === "no-project-access") {
@@ -210,7 +251,7 @@ export async function runPreflight(s: Readonly<Settings>, opts: { network: boole
     let spec: ModelSpec | undefined = MODEL_CATALOG[s.model];
     let loraRank: number | undefined = s.maxLoraRank === 0 ? undefined : s.maxLoraRank;
     if (opts.network) {
-        await permissionProblems(s.project, opts.googlePost ?? adcPost(), problems, warnings);
+        await permissionProblems(s.project, opts.googlePost ?? adcPost(), problems, warnings, s.frontDoor ? [...DEPLOYER_ROLES, ...FRONT_DOOR_ROLES] : DEPLOYER_ROLES);
         const http = opts.http ?? fetchHttpGet;
         const token = await unwrapSecret(s.hfToken);
         const access = await checkModelAccess(s.model, s.modelRevision, token, http);

@@ -37,3 +37,22 @@ export const GMP_PER_MILLION_SAMPLES = 0.06;
  * https://cloud.google.com/monitoring/alerts/cost-control. Dashboards and Cloud Run's own metrics are free.
  */
 export const ALERT_CONDITION_MONTHLY = 1.5;
+
+/**
+ * Global external Application Load Balancer (the multi-region front door): $0.025 an hour per
+ * forwarding rule for the first 5, and $0.008 per GiB of data processed, inbound and outbound
+ * each (https://cloud.google.com/vpc/network-pricing#lb, read 2026-11). The stack has two rules:
+ * HTTPS on 443 and the redirect on 80.
+ */
+export const LB_FORWARDING_RULE_HOUR = 0.025;
+export const LB_FORWARDING_RULES = 2;
+export const LB_DATA_PER_GIB = 0.008;
+
+/**
+ * Cloud Armor Standard: $5 per policy and $1 per rule a month, $0.75 per million requests a
+ * global policy evaluates (https://cloud.google.com/armor/pricing, as public summaries of that
+ * page give it; read 2026-11). Every rule is counted, the default one included.
+ */
+export const ARMOR_POLICY_MONTHLY = 5;
+export const ARMOR_RULE_MONTHLY = 1;
+export const ARMOR_PER_MILLION_REQUESTS = 0.75;

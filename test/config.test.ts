@@ -84,8 +84,15 @@ describe("resource names", () => {
             metricsConfigSecretId: "vllm-cloudrun-dev-metrics-config",
             stagingBucket: "vllm-cloudrun-dev-src-p1",
             weightsBucket: "vllm-cloudrun-dev-weights-p1",
+            regionWeightsBuckets: {},
         });
-        for (const k of Object.keys(dev) as (keyof typeof dev)[]) assert.notEqual(dev[k], prod[k], k);
+        for (const k of Object.keys(dev).filter((k) => k !== "regionWeightsBuckets") as (keyof typeof dev)[]) assert.notEqual(dev[k], prod[k], k);
+        // Another region's weights bucket: its own global name, with a short region code.
+        assert.deepEqual(resourceNames(PROJECT, "dev", "p1", ["europe-west4", "us-east4", "asia-southeast1"]).regionWeightsBuckets, {
+            "europe-west4": "vllm-cloudrun-dev-weights-euw4-p1",
+            "us-east4": "vllm-cloudrun-dev-weights-use4-p1",
+            "asia-southeast1": "vllm-cloudrun-dev-weights-asse1-p1",
+        });
     });
 
     it("sanitizes stack names into valid ids", () => {

@@ -122,6 +122,12 @@ describe("the contract", () => {
         "monthlyBudget+billingAccount": { monthlyBudget: 100 },
         "uptimeCheck+minInstances": { uptimeCheck: "on", alertEmail: "a@example.com" },
         "uptimeCheck+alertEmail": { uptimeCheck: "on", minInstances: 1, maxInstances: 1 },
+        "regions+region": { regions: ["europe-west4", "europe-west1"] },
+        "regions+gpuType": { regions: ["us-east4", "us-west1"] },
+        "regionMaxInstances+regions": { regions: ["us-east4", "europe-west4"], regionMaxInstances: ["asia-southeast1=2"] },
+        "regionMinInstances+regionMaxInstances": { regions: ["us-east4", "europe-west4"], regionMinInstances: ["europe-west4=2"] },
+        "domain+regions": { domain: "llm.example.com" },
+        "rateLimitPerMinute+regions": { rateLimitPerMinute: 60 },
     };
     // Rules no value can break with today's GPUs: their check is tested on its own below.
     const UNREACHABLE = ["quantization+gpuType"];

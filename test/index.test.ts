@@ -100,6 +100,9 @@ describe("the program", () => {
             loraModels: [],
             dashboardUrl: "https://console.cloud.google.com/monitoring/dashboards/builder/vllm-cloudrun-dev-dashboard-id?project=my-proj",
             alertPolicies: [],
+            // One region: no front door.
+            regions: ["us-central1"],
+            regionalServiceUrls: { "us-central1": "https://vllm-cloudrun-dev-abc123-uc.a.run.app" },
         });
         assert.deepEqual([...r.secretOutputs], [], "outputs hold nothing secret, so none is marked secret");
     });

@@ -23,6 +23,7 @@ interface PropertySpec {
     type?: string;
     $ref?: string;
     items?: PropertySpec;
+    additionalProperties?: PropertySpec;
     plain?: boolean;
     optional?: boolean;
     secret?: boolean;
@@ -107,10 +108,16 @@ const OBJECT_TYPES: Record<string, Record<string, string>> = {
         monthlyAtMinInstances: "number",
         metricsPerInstanceHour: "number",
         alertingMonthly: "number",
+        // Several regions only (README "Several regions").
+        "perRegion?": "RegionCost[]",
+        "frontDoorMonthly?": "number",
+        "frontDoorPerGiB?": "number",
+        "armorPerMillionRequests?": "number",
         pricesAsOf: "string",
         source: "string",
         "note?": "string",
     },
+    RegionCost: { region: "string", minInstances: "number", maxInstances: "number", monthlyAtMinInstances: "number" },
     // components/gpu-quota.ts
     QuotaReport: {
         problems: "string[]",
@@ -226,12 +233,16 @@ describe("the inferred package schema", () => {
             imageInput: { type: "boolean" },
             loraModels: { type: "array", items: { type: "string" } },
             alertPolicies: { type: "array", items: { type: "string" } },
+            regions: { type: "array", items: { type: "string" } },
+            regionalServiceUrls: { type: "object", additionalProperties: { type: "string" } },
+            endpointIp: { type: "string", optional: true },
+            dnsRecord: { type: "string", optional: true },
         };
         for (const name of VLLM_CLOUDRUN_OUTPUTS) {
             assert.deepEqual(without(component.properties[name], "description"), objects[name] ?? { type: "string" }, name);
             assert.ok((component.properties[name].description ?? "").length > 0, `${name} has a description`);
         }
-        assert.deepEqual(component.required, VLLM_CLOUDRUN_OUTPUTS.filter((n) => n !== "gpuMemoryEstimate" && n !== "gpuQuota").sort());
+        assert.deepEqual(component.required, VLLM_CLOUDRUN_OUTPUTS.filter((n) => !["gpuMemoryEstimate", "gpuQuota", "endpointIp", "dnsRecord"].includes(n)).sort());
     });
 
     it("has the output object types, field by field", () => {
@@ -246,7 +257,8 @@ describe("the inferred package schema", () => {
                 const shape = without(t.properties[field.replace(/\?$/, "")], "description", "optional");
                 // An input type's fields are plain values in the args (no Input<T>); output types' are not marked.
                 const plain = name === "LoraAdapter" ? { plain: true } : {};
-                assert.deepEqual(shape, type === "string[]" ? { type: "array", items: { type: "string" } } : { type, ...plain }, `${name}.${field}`);
+                const expected = type === "string[]" ? { type: "array", items: { type: "string" } } : type.endsWith("[]") ? { type: "array", items: ref(type.slice(0, -2)) } : { type, ...plain };
+                assert.deepEqual(shape, expected, `${name}.${field}`);
             }
         }
     });

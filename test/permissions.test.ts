@@ -28,6 +28,7 @@ const settings = {
     build: { region: "us-central1", machineType: "e2-highcpu-8", diskSizeGb: 200, timeoutMinutes: 90 }, preflightChecks: true, public: false, smokeTest: false, startupMode: "fast", weights: "image", labels: {}, gcpAuth: {}, notices: [],
     quantization: "none", kvCacheDtype: "auto", imageInput: true, imagesPerPrompt: 1, loraAdapters: [], maxLoraRank: 0,
         metrics: false, containers: { vllm: { cpu: 8, memoryMiB: 32768 } }, uptimeCheck: false,
+    regions: [{ region: "us-east4", home: true, minInstances: 0, maxInstances: 1 }],
 } as Settings;
 const hfOk = () => Promise.resolve({ status: 200, text: "{}" });
 

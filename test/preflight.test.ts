@@ -21,6 +21,7 @@ function settings(over: Partial<Settings> = {}): Settings {
         build: { region: "us-central1", machineType: "e2-highcpu-8", diskSizeGb: 200, timeoutMinutes: 90 }, preflightChecks: true, public: false, smokeTest: false, startupMode: "fast", weights: "image", labels: {},
         gcpAuth: {}, notices: [], quantization: "none", kvCacheDtype: "auto", imageInput: true, imagesPerPrompt: 1, loraAdapters: [], maxLoraRank: 0,
         metrics: false, containers: { vllm: { cpu: 8, memoryMiB: 32768 } }, uptimeCheck: false,
+        regions: [{ region: over.region ?? "us-central1", home: true, minInstances: over.minInstances ?? 0, maxInstances: over.maxInstances ?? 1 }],
         ...over,
     };
 }
