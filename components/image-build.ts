@@ -89,6 +89,61 @@ export function imageTag(contentHash: string, baseDigest: string): string {
     return crypto.createHash("sha256").update(`${contentHash}\0${baseDigest}`).digest("hex").slice(0, 16);
 }
 
+/** GCP region names (`us-central1`, `europe-west4`, `northamerica-northeast1`): used in child names. */
+const REGION = /^[a-z]+(?:-[a-z]+)+[0-9]+$/;
+
+/** Another region that gets the same image and, with `weights: gcs`, the weights. */
+export interface RegionCopy {
+    /** The region: of the repository and of the weights bucket. */
+    region: string;
+    /** Artifact Registry repository id in that region (the image is pushed there too). */
+    repositoryId: pulumi.Input<string>;
+    /** `<region>-docker.pkg.dev/<project>/<repo>`. */
+    repositoryUrl: pulumi.Input<string>;
+    /**
+     * Name of that region's weights bucket: required with `weightsBucket`, unused without it.
+     * Default: none.
+     */
+    weightsBucketName?: pulumi.Input<string>;
+}
+
+/** The copies sorted by region, checked: distinct valid regions, none the home region. */
+export function sortedRegionCopies(name: string, home: pulumi.Input<string>, copies: readonly RegionCopy[] | undefined, gcs: boolean): RegionCopy[] {
+    const sorted = [...(copies ?? [])].sort((a, b) => (a.region < b.region ? -1 : a.region > b.region ? 1 : 0));
+    const problems: string[] = [];
+    if (sorted.length > 0 && typeof home !== "string") problems.push("region must be a plain string with regionCopies (it keys imageDigestRefs)");
+    sorted.forEach((c, i) => {
+        if (!REGION.test(c.region)) problems.push(`"${c.region}" is not a region name`);
+        if (c.region === home) problems.push(`"${c.region}" is the home region (region), not a copy`);
+        if (i > 0 && sorted[i - 1].region === c.region) problems.push(`"${c.region}" is listed twice`);
+        if (gcs && c.weightsBucketName === undefined) problems.push(`"${c.region}" needs weightsBucketName (weights: gcs)`);
+    });
+    if (problems.length > 0) throw new Error(`${name}: regionCopies: ${problems.join("; ")}`);
+    return sorted;
+}
+
+/** `sha256:…` of `<repo url>/<image>@sha256:…` (getDockerImage's selfLink). */
+export function digestOf(ref: string): string {
+    const digest = ref.slice(ref.lastIndexOf("@") + 1);
+    if (!ref.includes("@") || !/^sha256:[0-9a-f]{64}$/.test(digest)) throw new Error(`not an image reference by digest: "${ref}"`);
+    return digest;
+}
+
+/**
+ * `<repo url>/<image>@<home digest>` for a region's copy, after checking that the tag pushed
+ * there (`pushed`, its selfLink) is that digest: every region must run the image home runs.
+ */
+export function regionDigestRef(region: string, repositoryUrl: string, imageName: string, homeDigest: string, pushed: string): string {
+    const digest = digestOf(pushed);
+    if (digest !== homeDigest) {
+        throw new Error(
+            `the image pushed to ${region} (${pushed}) is not the home region's (${homeDigest}): Cloud Build pushed different manifests. ` +
+                "Every region must run the same image; rebuild with `npx pulumi up --replace <URN of the image build Command>` (the ImageBuild's `-build` child, see `npx pulumi stack --show-urns`).",
+        );
+    }
+    return `${repositoryUrl}/${imageName}@${homeDigest}`;
+}
+
 export interface ImageBuildArgs extends ImageInputs {
     /** What the build pulls as its base: the configured image by digest (see BaseImage). */
     baseImagePull: pulumi.Input<string>;
@@ -131,6 +186,12 @@ export interface ImageBuildArgs extends ImageInputs {
      * the members (the runtime account) that may read them. Default: none, weights are baked.
      */
     weightsBucket?: { name: pulumi.Input<string>; readers: pulumi.Input<string>[] };
+    /**
+     * The regions besides `region` that get the same image (pushed by the same build to each
+     * one's repository) and, with `weightsBucket`, a copy of the weights in a bucket of their own
+     * (same settings and grants as the home one). Default: none (today's single region).
+     */
+    regionCopies?: RegionCopy[];
     /** Docker context holding Dockerfile and cloudbuild.yaml. Default: this repository's `docker/`. */
     contextDir?: string;
     labels?: pulumi.Input<Record<string, pulumi.Input<string>>>;
@@ -147,9 +208,16 @@ export class ImageBuild extends pulumi.ComponentResource {
     readonly taggedImage: pulumi.Output<string>;
     /** `<repo url>/<image>@sha256:…`, what Cloud Run deploys. */
     readonly imageDigestRef: pulumi.Output<string>;
+    /**
+     * By region (home and every copy): `<that region's repo url>/<image>@sha256:…`, one digest
+     * everywhere (a copy whose pushed digest differs fails the deploy). Home's is imageDigestRef.
+     */
+    readonly imageDigestRefs: Record<string, pulumi.Output<string>>;
     readonly stagingBucket: gcp.storage.Bucket;
     /** With `weights: gcs`, the bucket holding `<model>/<revision>/`. */
     readonly weightsBucket?: gcp.storage.Bucket;
+    /** With `weights: gcs`, by region (home and every copy): the bucket holding `<model>/<revision>/`. */
+    readonly weightsBuckets?: Record<string, gcp.storage.Bucket>;
     readonly buildCommand: command.local.Command;
 
     constructor(name: string, args: ImageBuildArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -161,6 +229,7 @@ export class ImageBuild extends pulumi.ComponentResource {
         const adapters = plainAdapters(args);
         const adapterProblems = loraAdapterProblems(adapters);
         if (adapterProblems.length > 0) throw new Error(`${name}: loraAdapters: ${adapterProblems.join("; ")}`);
+        const copies = sortedRegionCopies(name, args.region, args.regionCopies, weights === "gcs");
         this.contentHash = imageContentHash(contextDir, { ...args, weights });
         const tag = pulumi.output(args.baseImageDigest).apply((d) => imageTag(this.contentHash, d));
         this.taggedImage = pulumi.interpolate`${args.repositoryUrl}/${imageName}:${tag}`;
@@ -188,31 +257,46 @@ export class ImageBuild extends pulumi.ComponentResource {
         );
 
         const weightsGrants: pulumi.Resource[] = [];
+        /** The copy regions' weights buckets, in the order of `copies`. */
+        const copyBuckets: gcp.storage.Bucket[] = [];
         if (args.weightsBucket !== undefined) {
-            this.weightsBucket = new gcp.storage.Bucket(
-                `${name}-weights`,
-                {
-                    project: args.project,
-                    name: args.weightsBucket.name,
-                    location: args.region,
-                    forceDestroy: true,
-                    uniformBucketLevelAccess: true,
-                    publicAccessPrevention: "enforced",
-                    labels: args.labels,
-                },
-                { parent: this },
-            );
-            // The build adds objects (rsync lists and creates; paths include the revision, so it
-            // never overwrites); readers (the runtime account) only read.
-            const buildMember = pulumi.interpolate`serviceAccount:${args.buildServiceAccountEmail}`;
-            const grants: [string, string, pulumi.Input<string>][] = [
-                ["weights-build-creator", "roles/storage.objectCreator", buildMember],
-                ["weights-build-viewer", "roles/storage.objectViewer", buildMember],
-                ...args.weightsBucket.readers.map((m, i) => [`weights-reader-${i}`, "roles/storage.objectViewer", m] as [string, string, pulumi.Input<string>]),
-            ];
-            for (const [suffix, role, member] of grants) {
-                weightsGrants.push(new gcp.storage.BucketIAMMember(`${name}-${suffix}`, { bucket: this.weightsBucket.name, role, member }, { parent: this }));
-            }
+            const readers = args.weightsBucket.readers;
+            // The same private, stack-owned bucket in each region, and the same grants on it.
+            const newWeightsBucket = (suffix: string, bucketName: pulumi.Input<string>, location: pulumi.Input<string>) => {
+                const bucket = new gcp.storage.Bucket(
+                    `${name}-weights${suffix}`,
+                    {
+                        project: args.project,
+                        name: bucketName,
+                        location,
+                        forceDestroy: true,
+                        uniformBucketLevelAccess: true,
+                        publicAccessPrevention: "enforced",
+                        labels: args.labels,
+                    },
+                    { parent: this },
+                );
+                // The build adds objects (rsync lists and creates; paths include the revision, so it
+                // never overwrites); readers (the runtime account) only read.
+                const buildMember = pulumi.interpolate`serviceAccount:${args.buildServiceAccountEmail}`;
+                const grants: [string, string, pulumi.Input<string>][] = [
+                    ["weights-build-creator", "roles/storage.objectCreator", buildMember],
+                    ["weights-build-viewer", "roles/storage.objectViewer", buildMember],
+                    ...readers.map((m, i) => [`weights-reader-${i}`, "roles/storage.objectViewer", m] as [string, string, pulumi.Input<string>]),
+                ];
+                for (const [grant, role, member] of grants) {
+                    weightsGrants.push(new gcp.storage.BucketIAMMember(`${name}-${grant}${suffix}`, { bucket: bucket.name, role, member }, { parent: this }));
+                }
+                return bucket;
+            };
+            this.weightsBucket = newWeightsBucket("", args.weightsBucket.name, args.region);
+            // sortedRegionCopies checked that every copy has a bucket name with weights: gcs.
+            copyBuckets.push(...copies.map((c) => newWeightsBucket(`-${c.region}`, c.weightsBucketName as pulumi.Input<string>, c.region)));
+            const byRegion: Record<string, gcp.storage.Bucket> = typeof args.region === "string" ? { [args.region]: this.weightsBucket } : {};
+            copies.forEach((c, i) => {
+                byRegion[c.region] = copyBuckets[i];
+            });
+            this.weightsBuckets = byRegion;
         }
 
         // IAM is eventually consistent: a build started right after the grants fails with 403.
@@ -247,12 +331,17 @@ export class ImageBuild extends pulumi.ComponentResource {
                     TIMEOUT_SECONDS: String((args.timeoutMinutes ?? 90) * 60),
                     BUILD_CONFIG: BUILD_CONFIGS[weights],
                     ...(this.weightsBucket === undefined ? {} : { WEIGHTS_BUCKET: this.weightsBucket.name }),
+                    // The same image to every other region's repository, and the weights to every
+                    // other region's bucket; absent in a single region.
+                    ...(copies.length === 0 ? {} : { EXTRA_IMAGES: pulumi.all(copies.map((c) => pulumi.interpolate`${c.repositoryUrl}/${imageName}:${tag}`)).apply((refs) => refs.join(",")) }),
+                    ...(copyBuckets.length === 0 ? {} : { EXTRA_WEIGHTS_BUCKETS: pulumi.all(copyBuckets.map((b) => b.name)).apply((names) => names.join(",")) }),
                     // JSON in the environment, never in a command line; absent without adapters.
                     ...(adapters.length === 0 ? {} : { LORA_ADAPTERS: JSON.stringify(adapters) }),
                     CLOUDSDK_CORE_DISABLE_PROMPTS: "1",
                 },
-                // Only what is baked into the image rebuilds it (replaceOnChanges below).
-                triggers: [this.contentHash, args.baseImageDigest],
+                // Only what is baked into the image rebuilds it (replaceOnChanges below), and a
+                // new copy region: the image must be pushed there. None in a single region.
+                triggers: [this.contentHash, args.baseImageDigest, ...copies.map((c) => c.region)],
                 addPreviousOutputInEnv: false,
                 ...(dir === undefined ? {} : { dir }),
             },
@@ -275,6 +364,20 @@ export class ImageBuild extends pulumi.ComponentResource {
         );
         this.imageDigestRef = pushed.selfLink;
 
-        this.registerOutputs({ taggedImage: this.taggedImage, imageDigestRef: this.imageDigestRef });
+        // Each copy region's tag, read back from its own repository: Cloud Build pushed the same
+        // local image to all of them, so each must be home's digest.
+        this.imageDigestRefs = typeof args.region === "string" ? { [args.region]: this.imageDigestRef } : {};
+        for (const c of copies) {
+            const copy = gcp.artifactregistry.getDockerImageOutput(
+                { project: args.project, location: c.region, repositoryId: c.repositoryId, imageName: pulumi.interpolate`${imageName}:${tag}` },
+                { parent: this, dependsOn: [this.buildCommand] },
+            );
+            this.imageDigestRefs[c.region] = pulumi
+                .all([c.repositoryUrl, this.imageDigestRef, copy.selfLink])
+                .apply(([url, home, pushedThere]) => regionDigestRef(c.region, url, imageName, digestOf(home), pushedThere));
+        }
+
+        // The same outputs as before in a single region.
+        this.registerOutputs({ taggedImage: this.taggedImage, imageDigestRef: this.imageDigestRef, ...(copies.length === 0 ? {} : { imageDigestRefs: this.imageDigestRefs }) });
     }
 }

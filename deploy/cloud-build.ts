@@ -31,11 +31,14 @@
 //   so that is the command printed for reading the whole log.
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
 import { LoraAdapter, parseLoraAdapters, renderedSource } from "./lora-adapters";
 
 /**
- * Environment the Command resource sets; all must be non-empty. Optional: WEIGHTS_BUCKET, and
- * LORA_ADAPTERS (JSON list of { name, repo, revision }; see lora-adapters.ts).
+ * Environment the Command resource sets; all must be non-empty. Optional: WEIGHTS_BUCKET,
+ * LORA_ADAPTERS (JSON list of { name, repo, revision }; see lora-adapters.ts), and for several
+ * regions EXTRA_IMAGES and EXTRA_WEIGHTS_BUCKETS (comma-separated; see parseExtras).
  */
 export const REQUIRED_ENV = [
     "SOURCE_DIR",
@@ -107,6 +110,10 @@ export interface Settings {
     pollSeconds: number;
     deadlineMarginSeconds: number;
     loraAdapters: LoraAdapter[];
+    /** EXTRA_IMAGES: more tags of the same image, pushed by the same build. Default: none. */
+    extraImages: string[];
+    /** EXTRA_WEIGHTS_BUCKETS: buckets that get a copy of the uploaded weights. Default: none. */
+    extraWeightsBuckets: string[];
 }
 
 /** Checks the environment; throws one UsageError naming everything missing or malformed. */
@@ -118,6 +125,8 @@ export function settings(env: Env): Settings {
     if (withComma.length > 0) throw new UsageError(`substitution value(s) must not contain a comma (gcloud splits --substitutions on commas): ${withComma.join(", ")}`);
     const lora = parseLoraAdapters(env.LORA_ADAPTERS);
     if (lora.problems.length > 0) throw new UsageError(`LORA_ADAPTERS: ${lora.problems.join("; ")}`);
+    const extras = parseExtras(env);
+    if (extras.problems.length > 0) throw new UsageError(extras.problems.join("; "));
     return {
         project: env.PROJECT as string,
         region: env.REGION as string,
@@ -125,7 +134,177 @@ export function settings(env: Env): Settings {
         pollSeconds: seconds(env, "BUILD_POLL_SECONDS", DEFAULT_POLL_SECONDS),
         deadlineMarginSeconds: seconds(env, "BUILD_DEADLINE_MARGIN_SECONDS", DEFAULT_DEADLINE_MARGIN_SECONDS, { zero: true }),
         loraAdapters: lora.adapters,
+        extraImages: extras.images,
+        extraWeightsBuckets: extras.weightsBuckets,
     };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Several regions: one build, the same image and weights in every region (pure)
+
+/**
+ * `<region>-docker.pkg.dev/<project>/<repository>/<image>:<tag>`
+ * (https://cloud.google.com/artifact-registry/docs/docker/names). A domain-scoped project
+ * `example.com:p` appears as `example.com/p`. Repository ids: lower-case letters, digits and
+ * hyphens, starting with a letter, at most 63 characters; tags: Docker's `[\w][\w.-]{0,127}`.
+ */
+const AR_IMAGE =
+    /^([a-z]+(?:-[a-z]+)*[0-9]+)-docker\.pkg\.dev\/((?:[a-z0-9-]+(?:\.[a-z0-9-]+)+\/)?[a-z][a-z0-9-]{4,28}[a-z0-9])\/([a-z](?:[a-z0-9-]{0,61}[a-z0-9])?)\/([a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*):([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$/;
+
+export interface RegistryImage {
+    region: string;
+    project: string;
+    repository: string;
+    image: string;
+    tag: string;
+}
+
+/** The parts of an Artifact Registry image reference with a tag, or undefined when it is not one. */
+export function parseRegistryImage(ref: string): RegistryImage | undefined {
+    const m = AR_IMAGE.exec(ref);
+    return m === null ? undefined : { region: m[1], project: m[2], repository: m[3], image: m[4], tag: m[5] };
+}
+
+/**
+ * What is wrong with a bucket name, or undefined (https://cloud.google.com/storage/docs/buckets#naming):
+ * 3-63 characters (up to 222 with dots, each dot-separated part at most 63); lower-case letters,
+ * digits, `-`, `_` and `.`; a letter or digit first and last; not an IP address; no `goog` prefix
+ * and no `google` inside.
+ */
+export function bucketNameProblem(name: string): string | undefined {
+    const max = name.includes(".") ? 222 : 63;
+    if (name.length < 3 || name.length > max) return `must be 3-${max} characters`;
+    if (!/^[a-z0-9][a-z0-9._-]*[a-z0-9]$/.test(name)) return "must be lower-case letters, digits, '-', '_' or '.', starting and ending with a letter or digit";
+    if (name.split(".").some((part) => part.length > 63)) return "each dot-separated part must be at most 63 characters";
+    if (/^[0-9]{1,3}(\.[0-9]{1,3}){3}$/.test(name)) return "must not be an IP address";
+    if (name.startsWith("goog") || name.includes("google")) return "must not start with 'goog' or contain 'google'";
+    return undefined;
+}
+
+/** A comma-separated list; unset or empty is none. */
+function commaList(text: string | undefined): string[] {
+    return text === undefined || text === "" ? [] : text.split(",");
+}
+
+/**
+ * EXTRA_IMAGES and EXTRA_WEIGHTS_BUCKETS, checked. EXTRA_IMAGES: comma-separated Artifact
+ * Registry references with IMAGE's image name and tag (the same image, pushed to other
+ * repositories); EXTRA_WEIGHTS_BUCKETS: comma-separated bucket names that get a server-side copy
+ * of `gs://<WEIGHTS_BUCKET>/<model>/<revision>`, only with WEIGHTS_BUCKET.
+ */
+export function parseExtras(env: Env): { images: string[]; weightsBuckets: string[]; problems: string[] } {
+    const images = commaList(env.EXTRA_IMAGES);
+    const weightsBuckets = commaList(env.EXTRA_WEIGHTS_BUCKETS);
+    const problems: string[] = [];
+    if (images.length > 0) {
+        const imageProblems: string[] = [];
+        const home = parseRegistryImage(env.IMAGE ?? "");
+        if (home === undefined) imageProblems.push(`IMAGE "${env.IMAGE ?? ""}" must be an Artifact Registry image <region>-docker.pkg.dev/<project>/<repository>/<image>:<tag> to push copies of`);
+        const seen = new Set<string>([env.IMAGE ?? ""]);
+        for (const ref of images) {
+            const extra = parseRegistryImage(ref);
+            if (extra === undefined) {
+                imageProblems.push(`"${ref}" is not an Artifact Registry image <region>-docker.pkg.dev/<project>/<repository>/<image>:<tag>`);
+            } else if (home !== undefined && (extra.image !== home.image || extra.tag !== home.tag)) {
+                imageProblems.push(`"${ref}" must have IMAGE's image name and tag (${home.image}:${home.tag}): it is the same image in another repository`);
+            }
+            if (seen.has(ref)) imageProblems.push(ref === env.IMAGE ? `"${ref}" is IMAGE itself` : `"${ref}" is listed twice`);
+            seen.add(ref);
+        }
+        if (imageProblems.length > 0) problems.push(`EXTRA_IMAGES: ${imageProblems.join("; ")}`);
+    }
+    if (weightsBuckets.length > 0) {
+        const bucketProblems: string[] = [];
+        const home = env.WEIGHTS_BUCKET ?? "";
+        if (home === "") bucketProblems.push("needs WEIGHTS_BUCKET (a weights: gcs build), the bucket the copies come from");
+        const seen = new Set<string>([home]);
+        for (const name of weightsBuckets) {
+            const why = bucketNameProblem(name);
+            if (why !== undefined) bucketProblems.push(`"${name}" is not a bucket name: it ${why}`);
+            if (seen.has(name)) bucketProblems.push(name === home ? `"${name}" is WEIGHTS_BUCKET itself` : `"${name}" is listed twice`);
+            seen.add(name);
+        }
+        if (bucketProblems.length > 0) problems.push(`EXTRA_WEIGHTS_BUCKETS: ${bucketProblems.join("; ")}`);
+    }
+    return { images, weightsBuckets, problems };
+}
+
+/** What copies weights between buckets: the image upload-weights uses, with gcloud in it. */
+export const COPY_WEIGHTS_BUILDER = "gcr.io/google.com/cloudsdktool/cloud-sdk:slim";
+
+/** The id of the step that copies the weights to `bucket`. */
+export function copyWeightsStepId(bucket: string): string {
+    return `copy-weights-to-${bucket}`;
+}
+
+/**
+ * The build config for several regions, from docker/'s (which stays as it is: its bytes are in
+ * the image tag). With no extras: the text unchanged.
+ * - Every extra image is a `--tag` of the build step too, and listed under `images`: Cloud Build
+ *   pushes each `images` entry after the last step, and marks the build FAILURE if any push
+ *   fails (https://cloud.google.com/build/docs/build-config-file-schema#images); an entry not
+ *   tagged in the worker's Docker fails as PUSH_IMAGE_NOT_FOUND ("Final image not found", Build
+ *   FailureInfo). One image tagged N times: every push is the same manifest.
+ * - Every extra bucket gets a step right after upload-weights (in order) that copies the
+ *   uploaded weights from bucket to bucket, in the cloud (`gcloud storage rsync` between two
+ *   gs:// URLs copies server-side, nothing passes through the worker). Between two buckets rsync
+ *   compares hashes only and patches no mtime (googlecloudsdk/command_lib/storage/
+ *   rsync_command_util.py, gcloud 528), so copying again after a rebuild needs no more than the
+ *   create and view grants the home bucket has.
+ * Values are literals (validated by parseExtras), so the substitutions stay the same set.
+ */
+export function renderBuildConfig(text: string, extras: { images: readonly string[]; weightsBuckets: readonly string[] }): string {
+    if (extras.images.length === 0 && extras.weightsBuckets.length === 0) return text;
+    const doc = YAML.parseDocument(text);
+    if (doc.errors.length > 0) throw new Error(`the build config is not YAML: ${doc.errors[0].message}`);
+    const steps = doc.get("steps");
+    if (!YAML.isSeq(steps)) throw new Error("the build config has no steps list");
+    const step = (id: string): YAML.YAMLMap => {
+        const found = steps.items.find((x) => YAML.isMap(x) && x.get("id") === id);
+        if (!YAML.isMap(found)) throw new Error(`the build config has no step "${id}"`);
+        return found;
+    };
+    if (extras.images.length > 0) {
+        const args = step("build").get("args");
+        const at = YAML.isSeq(args) ? args.items.findIndex((a) => YAML.isScalar(a) && a.value === "--tag=${_IMAGE}") : -1;
+        if (!YAML.isSeq(args) || at < 0) throw new Error('the build config\'s "build" step has no --tag=${_IMAGE} argument');
+        args.items.splice(at + 1, 0, ...extras.images.map((i) => doc.createNode(`--tag=${i}`)));
+        const images = doc.get("images");
+        if (!YAML.isSeq(images)) throw new Error("the build config has no images list");
+        for (const i of extras.images) images.items.push(doc.createNode(i));
+    }
+    if (extras.weightsBuckets.length > 0) {
+        const at = steps.items.indexOf(step("upload-weights"));
+        const copies = extras.weightsBuckets.map((bucket) =>
+            doc.createNode({
+                id: copyWeightsStepId(bucket),
+                name: COPY_WEIGHTS_BUILDER,
+                entrypoint: "gcloud",
+                args: ["storage", "rsync", "--recursive", "gs://${_WEIGHTS_BUCKET}/${_MODEL}/${_MODEL_REVISION}", `gs://${bucket}/\${_MODEL}/\${_MODEL_REVISION}`],
+            }),
+        );
+        steps.items.splice(at + 1, 0, ...copies);
+    }
+    return `# Rendered by deploy/cloud-build.ts for EXTRA_IMAGES / EXTRA_WEIGHTS_BUCKETS (one build, every region).\n${doc.toString()}`;
+}
+
+/**
+ * The source gcloud uploads when docker/ as it is will not do, else undefined: a private copy
+ * (renderedSource) with the rendered Dockerfile for LoRA adapters and the rendered build config
+ * for extra images and buckets. Remove it with fs.rmSync.
+ */
+export function renderedBuildSource(sourceDir: string, buildConfig: string, s: Pick<Settings, "loraAdapters" | "extraImages" | "extraWeightsBuckets">): string | undefined {
+    const extras = { images: s.extraImages, weightsBuckets: s.extraWeightsBuckets };
+    if (s.loraAdapters.length === 0 && extras.images.length === 0 && extras.weightsBuckets.length === 0) return undefined;
+    const dir = renderedSource(sourceDir, s.loraAdapters);
+    try {
+        const config = path.join(dir, buildConfig);
+        fs.writeFileSync(config, renderBuildConfig(fs.readFileSync(config, "utf8"), extras));
+        return dir;
+    } catch (e) {
+        fs.rmSync(dir, { recursive: true, force: true });
+        throw e;
+    }
 }
 
 /** The Cloud Build substitutions, in the order the build config documents them. */
@@ -145,7 +324,8 @@ export function substitutions(env: Env): Record<string, string> {
  * Arguments of `gcloud` (without the program name) that submit the build: the former shell
  * BUILD_COMMAND, flag for flag, plus `--async --format=json` so gcloud returns the Build resource
  * at once. Flags from surface/builds/submit.py and command_lib/builds/flags.py. `sourceDir`
- * replaces SOURCE_DIR when LoRA adapters need a rendered copy of it (renderedSource).
+ * replaces SOURCE_DIR when LoRA adapters or extra images/buckets need a rendered copy of it
+ * (renderedBuildSource).
  */
 export function submitArgs(env: Env, sourceDir?: string): string[] {
     settings(env);
@@ -351,12 +531,27 @@ export function progressLine(build: Build, elapsedMs: number): string {
     return `Cloud Build ${build.id}: ${build.status} | ${stepText} | ${formatDuration(elapsedMs)} elapsed`;
 }
 
-/** Lines printed when the build succeeds: the pushed image(s) with digest. */
-export function successReport(build: Build, elapsedMs: number): string[] {
+/**
+ * Lines printed when the build succeeds: every pushed image with its digest. With `expected`
+ * (IMAGE and the extra images), a warning for any the build did not report, and when they do not
+ * all have one digest (ImageBuild then stops the deploy: every region must run the same image).
+ */
+export function successReport(build: Build, elapsedMs: number, expected?: readonly string[]): string[] {
     const lines = [`Cloud Build ${build.id}: SUCCESS after ${formatDuration(elapsedMs)}.`];
     const images = build.results?.images ?? [];
     for (const image of images) lines.push(`Pushed ${image.name ?? "image"}${image.digest ? `@${image.digest}` : ""}`);
     if (images.length === 0) lines.push("The build reported no pushed image.");
+    if (expected !== undefined && expected.length > 1) {
+        const digests = new Map<string, string>();
+        for (const name of expected) {
+            const digest = images.find((i) => i.name === name)?.digest;
+            if (digest === undefined) lines.push(`WARNING: the build did not report pushing ${name}.`);
+            else digests.set(name, digest);
+        }
+        if (new Set(digests.values()).size > 1) {
+            lines.push(`WARNING: the pushed images do not all have the same digest: ${[...digests].map(([n, d]) => `${n}@${d}`).join(", ")}.`);
+        }
+    }
     for (const w of build.warnings ?? []) lines.push(`${w.priority ?? "WARNING"}: ${w.text ?? ""}`);
     return lines;
 }
@@ -536,9 +731,10 @@ export async function main(env: Env = process.env): Promise<number> {
         err(`cloud-build: ${e.message}`);
         return 2;
     }
-    // With adapters gcloud uploads a copy of the context with the rendered Dockerfile; removed
-    // once the submission returns (gcloud has uploaded it by then).
-    const rendered = s.loraAdapters.length > 0 ? renderedSource(env.SOURCE_DIR as string, s.loraAdapters) : undefined;
+    // With adapters or extra images/buckets gcloud uploads a copy of the context with the
+    // rendered Dockerfile and build config; removed once the submission returns (gcloud has
+    // uploaded it by then).
+    const rendered = renderedBuildSource(env.SOURCE_DIR as string, env.BUILD_CONFIG as string, s);
     const removeRendered = () => {
         if (rendered !== undefined) fs.rmSync(rendered, { recursive: true, force: true });
     };
@@ -665,7 +861,8 @@ export async function main(env: Env = process.env): Promise<number> {
         }
 
         if (build.status === "SUCCESS") {
-            for (const l of successReport(build, elapsed())) out(l);
+            const expected = s.extraImages.length > 0 ? [env.IMAGE as string, ...s.extraImages] : undefined;
+            for (const l of successReport(build, elapsed(), expected)) out(l);
             return 0;
         }
         const tail = await readStepLog(build, s);

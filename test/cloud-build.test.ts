@@ -11,9 +11,12 @@ import * as path from "path";
 import * as YAML from "yaml";
 import {
     Build,
+    bucketNameProblem,
     buildLogFilter,
     cancelArgs,
     commandLine,
+    COPY_WEIGHTS_BUILDER,
+    copyWeightsStepId,
     currentStep,
     describeArgs,
     failedStep,
@@ -24,12 +27,16 @@ import {
     missingEnv,
     parseBuild,
     parseLogEntries,
+    parseRegistryImage,
     progressLine,
     redact,
+    renderBuildConfig,
+    renderedBuildSource,
     REQUIRED_ENV,
     settings,
     stepLabel,
     submitArgs,
+    successReport,
     UsageError,
 } from "../deploy/cloud-build";
 import { renderDockerfile } from "../deploy/lora-adapters";
@@ -68,6 +75,15 @@ const ADAPTERS = [
 ];
 /** What the ImageBuild Command adds with two LoRA adapters. */
 const LORA_ENV: Record<string, string> = { ...IMAGE_ENV, LORA_ADAPTERS: JSON.stringify(ADAPTERS) };
+
+/** What the ImageBuild Command adds with two copy regions (weights: gcs). */
+const EU_IMAGE = "europe-west4-docker.pkg.dev/my-proj/vllm-cloudrun-dev/vllm:0123456789abcdef";
+const ASIA_IMAGE = "asia-southeast1-docker.pkg.dev/my-proj/vllm-cloudrun-dev/vllm:0123456789abcdef";
+const REGIONS_ENV: Record<string, string> = {
+    ...ENV,
+    EXTRA_IMAGES: `${ASIA_IMAGE},${EU_IMAGE}`,
+    EXTRA_WEIGHTS_BUCKETS: "my-proj-vllm-cloudrun-dev-weights-asia,my-proj-vllm-cloudrun-dev-weights-eu",
+};
 
 /** Step ids of a build config, read from docker/ so the tests follow edits to it. */
 function stepIds(config: string): string[] {
@@ -233,6 +249,157 @@ describe("cloud-build: argv, parsing and formatting", () => {
         assert.match(gcloudHint("ERROR: (gcloud.builds.submit) PERMISSION_DENIED: The caller does not have permission.", s) ?? "", /roles\/cloudbuild.builds.editor/);
         assert.match(gcloudHint("ERROR: (gcloud.builds.submit) FAILED_PRECONDITION: due to quota restrictions, cannot run builds in this region. Please contact support", s) ?? "", /npx pulumi config rm buildRegion/);
         assert.equal(gcloudHint("ERROR: (gcloud.builds.submit) something else", s), undefined);
+    });
+});
+
+describe("cloud-build: several regions (EXTRA_IMAGES, EXTRA_WEIGHTS_BUCKETS)", () => {
+    const gcsText = fs.readFileSync(path.join(ROOT, "docker", "cloudbuild-gcs.yaml"), "utf8");
+    const imageText = fs.readFileSync(path.join(ROOT, "docker", "cloudbuild.yaml"), "utf8");
+    const BUCKETS = ["my-proj-vllm-cloudrun-dev-weights-asia", "my-proj-vllm-cloudrun-dev-weights-eu"];
+    type Step = { id: string; name: string; entrypoint?: string; args: string[] };
+    type Config = { steps: Step[]; images: string[] } & Record<string, unknown>;
+
+    it("reads both lists, in order; unset or empty is none", () => {
+        const s = settings(REGIONS_ENV);
+        assert.deepEqual(s.extraImages, [ASIA_IMAGE, EU_IMAGE]);
+        assert.deepEqual(s.extraWeightsBuckets, BUCKETS);
+        for (const env of [ENV, { ...ENV, EXTRA_IMAGES: "", EXTRA_WEIGHTS_BUCKETS: "" }]) {
+            assert.deepEqual([settings(env).extraImages, settings(env).extraWeightsBuckets], [[], []]);
+        }
+        // Extra images alone (weights baked in) are fine.
+        assert.deepEqual(settings({ ...IMAGE_ENV, EXTRA_IMAGES: EU_IMAGE }).extraImages, [EU_IMAGE]);
+    });
+
+    it("adds no flag or substitution: the copies live in the rendered build config", () => {
+        assert.deepEqual(submitArgs(REGIONS_ENV), submitArgs(ENV));
+        assert.deepEqual(submitArgs(REGIONS_ENV, "/tmp/rendered"), submitArgs(ENV, "/tmp/rendered"));
+    });
+
+    it("refuses malformed, foreign or repeated images and buckets before gcloud runs, naming every problem", () => {
+        const bad = (env: Record<string, string | undefined>, expected: string) =>
+            assert.throws(() => settings({ ...ENV, ...env }), (e: unknown) => e instanceof UsageError && e.message === expected, JSON.stringify(env));
+        const AR = "<region>-docker.pkg.dev/<project>/<repository>/<image>:<tag>";
+        bad({ EXTRA_IMAGES: "europe-west4-docker.pkg.dev/my-proj/vllm-cloudrun-dev/vllm" }, `EXTRA_IMAGES: "europe-west4-docker.pkg.dev/my-proj/vllm-cloudrun-dev/vllm" is not an Artifact Registry image ${AR}`);
+        bad({ EXTRA_IMAGES: "docker.io/library/vllm:0123456789abcdef" }, `EXTRA_IMAGES: "docker.io/library/vllm:0123456789abcdef" is not an Artifact Registry image ${AR}`);
+        bad({ EXTRA_IMAGES: `${EU_IMAGE},` }, `EXTRA_IMAGES: "" is not an Artifact Registry image ${AR}`);
+        bad({ EXTRA_IMAGES: " " + EU_IMAGE }, `EXTRA_IMAGES: " ${EU_IMAGE}" is not an Artifact Registry image ${AR}`);
+        bad({ EXTRA_IMAGES: EU_IMAGE.replace(":0123", ":f123") }, `EXTRA_IMAGES: "${EU_IMAGE.replace(":0123", ":f123")}" must have IMAGE's image name and tag (vllm:0123456789abcdef): it is the same image in another repository`);
+        bad({ EXTRA_IMAGES: EU_IMAGE.replace("/vllm:", "/other:") }, `EXTRA_IMAGES: "${EU_IMAGE.replace("/vllm:", "/other:")}" must have IMAGE's image name and tag (vllm:0123456789abcdef): it is the same image in another repository`);
+        bad({ EXTRA_IMAGES: `${EU_IMAGE},${EU_IMAGE}` }, `EXTRA_IMAGES: "${EU_IMAGE}" is listed twice`);
+        bad({ EXTRA_IMAGES: ENV.IMAGE }, `EXTRA_IMAGES: "${ENV.IMAGE}" is IMAGE itself`);
+        bad({ EXTRA_IMAGES: EU_IMAGE, IMAGE: "vllm:0123456789abcdef" }, `EXTRA_IMAGES: IMAGE "vllm:0123456789abcdef" must be an Artifact Registry image ${AR} to push copies of`);
+        bad({ EXTRA_WEIGHTS_BUCKETS: "Bad_Bucket" }, `EXTRA_WEIGHTS_BUCKETS: "Bad_Bucket" is not a bucket name: it must be lower-case letters, digits, '-', '_' or '.', starting and ending with a letter or digit`);
+        bad({ EXTRA_WEIGHTS_BUCKETS: "ab" }, `EXTRA_WEIGHTS_BUCKETS: "ab" is not a bucket name: it must be 3-63 characters`);
+        bad({ EXTRA_WEIGHTS_BUCKETS: "b,b" }, `EXTRA_WEIGHTS_BUCKETS: "b" is not a bucket name: it must be 3-63 characters; "b" is not a bucket name: it must be 3-63 characters; "b" is listed twice`);
+        bad({ EXTRA_WEIGHTS_BUCKETS: ENV.WEIGHTS_BUCKET }, `EXTRA_WEIGHTS_BUCKETS: "${ENV.WEIGHTS_BUCKET}" is WEIGHTS_BUCKET itself`);
+        bad({ EXTRA_WEIGHTS_BUCKETS: "a-bucket", WEIGHTS_BUCKET: undefined }, "EXTRA_WEIGHTS_BUCKETS: needs WEIGHTS_BUCKET (a weights: gcs build), the bucket the copies come from");
+        // Both at once, in one message.
+        bad({ EXTRA_IMAGES: "x", EXTRA_WEIGHTS_BUCKETS: "y" }, `EXTRA_IMAGES: "x" is not an Artifact Registry image ${AR}; EXTRA_WEIGHTS_BUCKETS: "y" is not a bucket name: it must be 3-63 characters`);
+    });
+
+    it("parses Artifact Registry references, domain-scoped projects and nested image names included", () => {
+        assert.deepEqual(parseRegistryImage(EU_IMAGE), { region: "europe-west4", project: "my-proj", repository: "vllm-cloudrun-dev", image: "vllm", tag: "0123456789abcdef" });
+        assert.deepEqual(parseRegistryImage("northamerica-northeast1-docker.pkg.dev/example.com/my-proj/r/a/b:v1.0"), { region: "northamerica-northeast1", project: "example.com/my-proj", repository: "r", image: "a/b", tag: "v1.0" });
+        for (const bad of ["europe-west4-docker.pkg.dev/my-proj/r/vllm@sha256:" + "a".repeat(64), "us-docker.pkg.dev/my-proj/r/vllm:t", "europe-west4-docker.pkg.dev/My-Proj/r/vllm:t", "europe-west4-docker.pkg.dev/my-proj/R/vllm:t", "europe-west4-docker.pkg.dev/my-proj/r/vllm:-t", "gcr.io/my-proj/vllm:t"]) {
+            assert.equal(parseRegistryImage(bad), undefined, bad);
+        }
+    });
+
+    it("checks bucket names as Cloud Storage does", () => {
+        for (const good of ["abc", "a".repeat(63), "my_bucket-1", `${"a".repeat(63)}.example.com`]) assert.equal(bucketNameProblem(good), undefined, good);
+        assert.equal(bucketNameProblem("a".repeat(64)), "must be 3-63 characters");
+        assert.equal(bucketNameProblem(`${"a".repeat(64)}.com`), "each dot-separated part must be at most 63 characters");
+        assert.equal(bucketNameProblem("-abc"), "must be lower-case letters, digits, '-', '_' or '.', starting and ending with a letter or digit");
+        assert.equal(bucketNameProblem("a b c"), "must be lower-case letters, digits, '-', '_' or '.', starting and ending with a letter or digit");
+        assert.equal(bucketNameProblem("192.168.5.4"), "must not be an IP address");
+        assert.equal(bucketNameProblem("goog-bucket"), "must not start with 'goog' or contain 'google'");
+        assert.equal(bucketNameProblem("my-google-bucket"), "must not start with 'goog' or contain 'google'");
+    });
+
+    it("renders the gcs config: every image tagged by the build step and listed under images, one copy step per bucket after upload-weights", () => {
+        const original = YAML.parse(gcsText) as Config;
+        const rendered = renderBuildConfig(gcsText, { images: [ASIA_IMAGE, EU_IMAGE], weightsBuckets: BUCKETS });
+        assert.match(rendered, /^# Rendered by deploy\/cloud-build\.ts for EXTRA_IMAGES \/ EXTRA_WEIGHTS_BUCKETS/);
+        const config = YAML.parse(rendered) as Config;
+        assert.deepEqual(config.images, ["${_IMAGE}", ASIA_IMAGE, EU_IMAGE]);
+        assert.deepEqual(config.steps.map((x) => x.id), ["build", "download-weights", "upload-weights", "copy-weights-to-my-proj-vllm-cloudrun-dev-weights-asia", "copy-weights-to-my-proj-vllm-cloudrun-dev-weights-eu"]);
+        assert.deepEqual(config.steps[0].args, [
+            "build",
+            "--secret=id=hf_token,env=HF_TOKEN",
+            "--build-arg=BASE_IMAGE=${_BASE_IMAGE}",
+            "--build-arg=BAKE_WEIGHTS=false",
+            "--tag=${_IMAGE}",
+            `--tag=${ASIA_IMAGE}`,
+            `--tag=${EU_IMAGE}`,
+            ".",
+        ]);
+        assert.equal(COPY_WEIGHTS_BUILDER, "gcr.io/google.com/cloudsdktool/cloud-sdk:slim");
+        assert.deepEqual(config.steps.slice(3), BUCKETS.map((b) => ({
+            id: copyWeightsStepId(b),
+            name: "gcr.io/google.com/cloudsdktool/cloud-sdk:slim",
+            entrypoint: "gcloud",
+            args: ["storage", "rsync", "--recursive", "gs://${_WEIGHTS_BUCKET}/${_MODEL}/${_MODEL_REVISION}", `gs://${b}/\${_MODEL}/\${_MODEL_REVISION}`],
+        })));
+        // Everything else exactly as in docker/.
+        assert.deepEqual({ ...config, images: undefined, steps: undefined }, { ...original, images: undefined, steps: undefined });
+        assert.deepEqual(config.steps.slice(1, 3), original.steps.slice(1, 3));
+        assert.deepEqual({ ...config.steps[0], args: undefined }, { ...original.steps[0], args: undefined });
+        // The same substitutions as docker/'s: the rest are literals.
+        const subs = (t: string) => [...new Set([...t.replace(/^\s*#.*$/gm, "").matchAll(/\$\{?(_[A-Z0-9_]+)/g)].map((m) => m[1]))].sort();
+        assert.deepEqual(subs(rendered), subs(gcsText));
+    });
+
+    it("renders the image config with extra images only; with nothing extra, docker/'s text unchanged", () => {
+        const config = YAML.parse(renderBuildConfig(imageText, { images: [EU_IMAGE], weightsBuckets: [] })) as Config;
+        const original = YAML.parse(imageText) as Config;
+        assert.deepEqual(config.images, ["${_IMAGE}", EU_IMAGE]);
+        assert.deepEqual(config.steps.map((x) => x.id), ["build"]);
+        assert.deepEqual(config.steps[0].args, [...original.steps[0].args.slice(0, -1), `--tag=${EU_IMAGE}`, "."]);
+        // Buckets only: no extra tag or image.
+        const bucketsOnly = YAML.parse(renderBuildConfig(gcsText, { images: [], weightsBuckets: [BUCKETS[0]] })) as Config;
+        assert.deepEqual(bucketsOnly.images, ["${_IMAGE}"]);
+        assert.deepEqual(bucketsOnly.steps[0], (YAML.parse(gcsText) as Config).steps[0]);
+        assert.equal(bucketsOnly.steps.length, 4);
+        for (const text of [gcsText, imageText]) assert.equal(renderBuildConfig(text, { images: [], weightsBuckets: [] }), text);
+        // A config without the step to copy after fails loudly rather than copying nothing.
+        assert.throws(() => renderBuildConfig(imageText, { images: [], weightsBuckets: ["a-bucket"] }), /the build config has no step "upload-weights"/);
+        assert.throws(() => renderBuildConfig(imageText.replace("--tag=${_IMAGE}", "--tag=x"), { images: [EU_IMAGE], weightsBuckets: [] }), /"build" step has no --tag=\$\{_IMAGE\} argument/);
+    });
+
+    it("renders into a private copy of the source only when something needs rendering", () => {
+        assert.equal(renderedBuildSource(path.join(ROOT, "docker"), "cloudbuild-gcs.yaml", settings(ENV)), undefined);
+        const dir = renderedBuildSource(path.join(ROOT, "docker"), "cloudbuild-gcs.yaml", settings(REGIONS_ENV));
+        assert.ok(dir !== undefined);
+        try {
+            assert.deepEqual(fs.readdirSync(dir).sort(), fs.readdirSync(path.join(ROOT, "docker")).sort());
+            assert.equal(fs.readFileSync(path.join(dir, "cloudbuild-gcs.yaml"), "utf8"), renderBuildConfig(gcsText, { images: [ASIA_IMAGE, EU_IMAGE], weightsBuckets: BUCKETS }));
+            for (const f of fs.readdirSync(dir).filter((x) => x !== "cloudbuild-gcs.yaml")) {
+                assert.ok(fs.readFileSync(path.join(dir, f)).equals(fs.readFileSync(path.join(ROOT, "docker", f))), `${f} is docker/'s`);
+            }
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    it("the success report lists every pushed image, and warns when one is missing or the digests differ", () => {
+        const d = (c: string) => `sha256:${c.repeat(64)}`;
+        const build = (images: { name: string; digest: string }[]): Build => ({ id: "b-1", status: "SUCCESS", results: { images } });
+        const expected = [ENV.IMAGE, ASIA_IMAGE, EU_IMAGE];
+        assert.deepEqual(successReport(build(expected.map((name) => ({ name, digest: d("a") }))), 61_000, expected), [
+            "Cloud Build b-1: SUCCESS after 1m01s.",
+            `Pushed ${ENV.IMAGE}@${d("a")}`,
+            `Pushed ${ASIA_IMAGE}@${d("a")}`,
+            `Pushed ${EU_IMAGE}@${d("a")}`,
+        ]);
+        assert.deepEqual(successReport(build([{ name: ENV.IMAGE, digest: d("a") }, { name: EU_IMAGE, digest: d("b") }]), 1_000, expected), [
+            "Cloud Build b-1: SUCCESS after 1s.",
+            `Pushed ${ENV.IMAGE}@${d("a")}`,
+            `Pushed ${EU_IMAGE}@${d("b")}`,
+            `WARNING: the build did not report pushing ${ASIA_IMAGE}.`,
+            `WARNING: the pushed images do not all have the same digest: ${ENV.IMAGE}@${d("a")}, ${EU_IMAGE}@${d("b")}.`,
+        ]);
+        // A single region: exactly the report it always was.
+        assert.deepEqual(successReport(build([{ name: ENV.IMAGE, digest: d("a") }]), 1_000), ["Cloud Build b-1: SUCCESS after 1s.", `Pushed ${ENV.IMAGE}@${d("a")}`]);
     });
 });
 
@@ -496,6 +663,48 @@ describe("cloud-build against a fake gcloud", () => {
         assert.match(r.stderr, new RegExp(`Cloud Build ${id} is still WORKING after \\S+, past its 1s timeout plus 0s; cancelling it\\.`));
         assert.ok(r.stderr.includes(`Console log: ${consoleUrl(id)}`));
         assert.deepEqual(r.calls[r.calls.length - 1], cancelArgs(id, { project: "my-proj", region: "us-central1" }));
+    });
+});
+
+describe("cloud-build against a fake gcloud, several regions", () => {
+    it("uploads a copy of docker/ whose build config pushes every image and copies the weights, shows the copy steps and lists every pushed image", async () => {
+        // A gcloud in front of the fake that keeps what `builds submit` would upload.
+        const bin = fs.mkdtempSync(path.join(os.tmpdir(), "gcloud-spy-"));
+        const state = fs.mkdtempSync(path.join(os.tmpdir(), "fake-gcloud-"));
+        try {
+            fs.writeFileSync(path.join(bin, "gcloud"), `#!/bin/sh\n[ "$1 $2" = "builds submit" ] && cp -r "$3" "$FAKE_GCLOUD_STATE/uploaded"\nexec "${path.join(FAKE_DIR, "gcloud")}" "$@"\n`, { mode: 0o755 });
+            const r = await runScript("success", { state, env: { ...REGIONS_ENV, PATH: `${bin}${path.delimiter}${FAKE_DIR}${path.delimiter}${process.env.PATH ?? "/usr/bin:/bin"}` } });
+            assert.equal(r.code, 0, r.stderr);
+            const id = buildIdOf(r);
+            const source = r.calls[0][2];
+            assert.match(source, new RegExp(`^${os.tmpdir().replace(/[.]/g, "\\.")}/vllm-lora-source-`));
+            assert.deepEqual(r.calls[0], submitArgs(REGIONS_ENV, source));
+            assert.ok(!fs.existsSync(source), "the rendered copy is removed once the submission returns");
+            const uploaded = path.join(state, "uploaded");
+            const gcsText = fs.readFileSync(path.join(ROOT, "docker", "cloudbuild-gcs.yaml"), "utf8");
+            assert.equal(fs.readFileSync(path.join(uploaded, "cloudbuild-gcs.yaml"), "utf8"), renderBuildConfig(gcsText, { images: [ASIA_IMAGE, EU_IMAGE], weightsBuckets: REGIONS_ENV.EXTRA_WEIGHTS_BUCKETS.split(",") }));
+            assert.ok(fs.readFileSync(path.join(uploaded, "Dockerfile")).equals(fs.readFileSync(path.join(ROOT, "docker", "Dockerfile"))), "the Dockerfile is docker/'s");
+            // The fake runs the steps of the config it was given: the two copy steps come last.
+            const steps = [...stepIds("cloudbuild-gcs.yaml"), "copy-weights-to-my-proj-vllm-cloudrun-dev-weights-asia", "copy-weights-to-my-proj-vllm-cloudrun-dev-weights-eu"];
+            steps.forEach((step, i) => assert.ok(r.stdout.includes(`Cloud Build ${id}: WORKING | step ${i + 1}/5 ${step}: WORKING | `), `${step} in\n${r.stdout}`));
+            // Every pushed image, in the order of the config's images; the fake's digests are a
+            // hash of each name, so they differ and the report says so.
+            const pushed = [...r.stdout.matchAll(/^Pushed (\S+)@sha256:[0-9a-f]{64}$/gm)].map((m) => m[1]);
+            assert.deepEqual(pushed, [ENV.IMAGE, ASIA_IMAGE, EU_IMAGE]);
+            assert.match(r.stdout, /^WARNING: the pushed images do not all have the same digest: /m);
+        } finally {
+            fs.rmSync(bin, { recursive: true, force: true });
+            fs.rmSync(state, { recursive: true, force: true });
+        }
+    });
+
+    it("bad EXTRA_IMAGES: exits 2 naming the problem, without calling gcloud or rendering anything", async () => {
+        const before = fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith("vllm-lora-source-")).length;
+        const r = await runScript("success", { env: { EXTRA_IMAGES: EU_IMAGE.replace(":0123", ":9999") } });
+        assert.equal(r.code, 2);
+        assert.equal(r.stderr, `cloud-build: EXTRA_IMAGES: "${EU_IMAGE.replace(":0123", ":9999")}" must have IMAGE's image name and tag (vllm:0123456789abcdef): it is the same image in another repository\n`);
+        assert.deepEqual(r.calls, []);
+        assert.equal(fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith("vllm-lora-source-")).length, before);
     });
 });
 

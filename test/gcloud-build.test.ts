@@ -10,7 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
 import { DOCKER_DIR } from "../components/image-build";
-import { missingEnv, settings, submitArgs, substitutions } from "../deploy/cloud-build";
+import { missingEnv, renderedBuildSource, settings, submitArgs, substitutions } from "../deploy/cloud-build";
 import { renderedSource } from "../deploy/lora-adapters";
 import { FAKE_TOKEN, one, ROOT, runProgram } from "./harness";
 import { itUnlessUnavailable } from "./docker";
@@ -219,4 +219,96 @@ describe("docker/cloudbuild.yaml step", () => {
         assert.ok(submitArgs(environment).includes(`--service-account=projects/${environment.PROJECT}/serviceAccounts/${environment.BUILD_SERVICE_ACCOUNT}`));
         assert.match(environment.BUILD_SERVICE_ACCOUNT, /@my-proj\.iam\.gserviceaccount\.com$/);
     });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Several regions: the environment an ImageBuild with two copy regions gives its Command
+// (test/.tmp/regions-gcloud-build.ts, so this does not depend on the stack config), and the
+// build config deploy/cloud-build.ts renders for it, checked by the real gcloud.
+
+const REGIONS_PROGRAM = path.join("test", ".tmp", "regions-gcloud-build.ts");
+
+async function regionsEnvironment(mode: Mode): Promise<Record<string, string>> {
+    const file = path.join(ROOT, REGIONS_PROGRAM);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, `import { ImageBuild } from "../../components/image-build";
+export = async () => {
+    const gcs = process.env.REGIONS_GCLOUD_TEST_MODE === "gcs";
+    const copy = (region: string) => ({ region, repositoryId: "vllm-cloudrun-dev", repositoryUrl: region + "-docker.pkg.dev/my-proj/vllm-cloudrun-dev", weightsBucketName: "vllm-cloudrun-dev-weights-" + region });
+    new ImageBuild("rg", {
+        baseImage: "vllm/vllm-openai:v0.10.2", model: "google/gemma-3-1b-it", modelRevision: "${"d".repeat(40)}",
+        baseImagePull: "us-central1-docker.pkg.dev/my-proj/vllm-cloudrun-dev-dockerhub/vllm/vllm-openai@sha256:${"cd".repeat(32)}", baseImageDigest: "sha256:${"cd".repeat(32)}",
+        project: "my-proj", region: "us-central1", repositoryId: "vllm-cloudrun-dev", repositoryUrl: "us-central1-docker.pkg.dev/my-proj/vllm-cloudrun-dev",
+        stagingBucketName: "vllm-cloudrun-dev-src-my-proj", buildServiceAccountEmail: "vllm-cloudrun-dev-build@my-proj.iam.gserviceaccount.com",
+        tokenSecretVersion: "projects/123456789/secrets/vllm-cloudrun-dev-hf-token/versions/1", grants: [],
+        ...(gcs ? { weightsBucket: { name: "vllm-cloudrun-dev-weights-my-proj", readers: ["serviceAccount:run@my-proj.iam.gserviceaccount.com"] } } : {}),
+        regionCopies: [copy("europe-west4"), copy("asia-southeast1")],
+    });
+    return {};
+};
+`);
+    process.env.REGIONS_GCLOUD_TEST_MODE = mode;
+    try {
+        const r = await runProgram({ program: REGIONS_PROGRAM });
+        assert.equal(r.error, undefined, String(r.error));
+        const environment = one(r, "command:local:Command", "rg-build").inputs.environment as Record<string, string>;
+        assert.deepEqual(missingEnv(environment), []);
+        return environment;
+    } finally {
+        delete process.env.REGIONS_GCLOUD_TEST_MODE;
+    }
+}
+
+describe("gcloud builds submit for several regions, from the rendered build config", () => {
+    const environments: Partial<Record<Mode, Record<string, string>>> = {};
+    before(async () => {
+        for (const mode of Object.keys(CONFIGS) as Mode[]) environments[mode] = await regionsEnvironment(mode);
+    });
+
+    /** Runs `fn` with the source deploy/cloud-build.ts main() would upload for that environment. */
+    function withRendered(mode: Mode, fn: (env: Record<string, string>, source: string, config: CloudBuildConfig, text: string) => void): void {
+        const env = environments[mode] as Record<string, string>;
+        const source = renderedBuildSource(path.join(ROOT, env.SOURCE_DIR), env.BUILD_CONFIG, settings(env));
+        assert.ok(source !== undefined, "extra images always render a copy");
+        try {
+            const text = fs.readFileSync(path.join(source, env.BUILD_CONFIG), "utf8");
+            fn(env, source, YAML.parse(text) as CloudBuildConfig, text);
+        } finally {
+            fs.rmSync(source, { recursive: true, force: true });
+        }
+    }
+
+    for (const mode of Object.keys(CONFIGS) as Mode[]) {
+        itWithGcloud(`${CONFIGS[mode]}: parses every flag and the rendered config, stopping only for credentials`, () => {
+            withRendered(mode, (env, source) => {
+                const r = runSubmit(submitArgs(env, source), env);
+                assert.notEqual(r.status, 0);
+                assert.ok(r.output.includes(NO_ACCOUNT), r.output);
+                assert.ok(!r.output.includes(FAKE_TOKEN));
+            });
+        });
+
+        itWithGcloud(`${CONFIGS[mode]}: a misspelt field in a rendered step is refused before credentials (gcloud reads the rendered file)`, () => {
+            withRendered(mode, (env, source, _config, text) => {
+                fs.writeFileSync(path.join(source, env.BUILD_CONFIG), text.replace(/^images:/m, "imagez:"));
+                const r = runSubmit(submitArgs(env, source), env);
+                assert.ok(!r.output.includes(NO_ACCOUNT), r.output);
+                assert.match(r.output, /as build config: \.imagez: unused/);
+            });
+        });
+
+        it(`${CONFIGS[mode]}: pushes the same name and tag to every region's repository, copies the weights to every region's bucket, and uses only the substitutions passed`, () => {
+            withRendered(mode, (env, _source, config, text) => {
+                const tag = env.IMAGE.split(":").pop() as string;
+                const extra = ["asia-southeast1", "europe-west4"].map((r) => `${r}-docker.pkg.dev/my-proj/vllm-cloudrun-dev/vllm:${tag}`);
+                assert.equal(env.IMAGE, `us-central1-docker.pkg.dev/my-proj/vllm-cloudrun-dev/vllm:${tag}`);
+                assert.deepEqual(config.images, ["${_IMAGE}", ...extra]);
+                for (const image of extra) assert.ok(config.steps[0].args.includes(`--tag=${image}`), image);
+                const copies = config.steps.filter((x) => x.id.startsWith("copy-weights-to-"));
+                assert.deepEqual(copies.map((x) => x.args[x.args.length - 1]), mode === "gcs" ? ["asia-southeast1", "europe-west4"].map((r) => `gs://vllm-cloudrun-dev-weights-${r}/\${_MODEL}/\${_MODEL_REVISION}`) : []);
+                const used = [...new Set([...text.replace(/^\s*#.*$/gm, "").matchAll(/\$\{(_[A-Z0-9_]+)\}/g)].map((m) => m[1]))].sort();
+                assert.deepEqual(used, Object.keys(substitutions(env)).sort());
+            });
+        });
+    }
 });

@@ -3,7 +3,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { BUILD_COMMAND, BUILD_SCRIPT, BUILD_SETTINGS_ONLY_COMMAND, DOCKER_DIR, imageContentHash, imageTag, LORA_DIR, loraServeArgs } from "../components/image-build";
+import { BUILD_COMMAND, BUILD_SCRIPT, BUILD_SETTINGS_ONLY_COMMAND, digestOf, DOCKER_DIR, imageContentHash, imageTag, LORA_DIR, loraServeArgs, regionDigestRef, sortedRegionCopies } from "../components/image-build";
 import { DEFAULTS } from "../config";
 import { commandAction } from "./command-diff";
 import { DEFAULT_REVISION, FAKE_BASE_DIGEST, FAKE_DIGEST, FAKE_TOKEN, one, plainStrings, RunOptions, runProgram, RunResult } from "./harness";
@@ -335,5 +335,216 @@ describe("ImageBuild with LoRA adapters", () => {
         assert.deepEqual(loraServeArgs(ADAPTERS), ["--enable-lora", "--lora-modules", "a=/opt/lora/a", "b=/opt/lora/b"]);
         assert.deepEqual(loraServeArgs([]), []);
         assert.deepEqual(loraServeArgs(undefined), []);
+    });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Several regions: an ImageBuild on its own (test/.tmp/regions-image-build.ts) with regionCopies,
+// so these tests do not depend on how the stack config fills them in.
+
+const REGIONS_PROGRAM = path.join("test", ".tmp", "regions-image-build.ts");
+const RUN_MEMBER = "serviceAccount:run@my-proj.iam.gserviceaccount.com";
+const BUILD_MEMBER = "serviceAccount:b@my-proj.iam.gserviceaccount.com";
+/** Out of order on purpose: the build sorts them by region. */
+const COPIES = [
+    { region: "europe-west4", repositoryId: "r", repositoryUrl: "europe-west4-docker.pkg.dev/my-proj/r", weightsBucketName: "w-europe-west4" },
+    { region: "asia-southeast1", repositoryId: "r", repositoryUrl: "asia-southeast1-docker.pkg.dev/my-proj/r", weightsBucketName: "w-asia-southeast1" },
+];
+
+/** Runs an ImageBuild "rb" in us-central1 with these copies (undefined: the input left out). */
+async function runRegionsBuild(opts: { copies?: unknown; gcs?: boolean }): Promise<RunResult> {
+    const file = path.join(__dirname, "..", REGIONS_PROGRAM);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, `import * as pulumi from "@pulumi/pulumi";
+import { ImageBuild } from "../../components/image-build";
+export = async () => {
+    const o = JSON.parse(process.env.REGIONS_TEST_OPTS ?? "{}");
+    const build = new ImageBuild("rb", {
+        baseImage: "vllm/vllm-openai:v0.10.2", model: "google/gemma-3-1b-it", modelRevision: "${"d".repeat(40)}",
+        baseImagePull: "vllm/vllm-openai@${FAKE_BASE_DIGEST}", baseImageDigest: "${FAKE_BASE_DIGEST}",
+        project: "my-proj", region: "us-central1", repositoryId: "r", repositoryUrl: "us-central1-docker.pkg.dev/my-proj/r",
+        stagingBucketName: "s", buildServiceAccountEmail: "b@my-proj.iam.gserviceaccount.com",
+        tokenSecretVersion: "projects/1/secrets/t/versions/1", grants: [],
+        ...(o.gcs ? { weightsBucket: { name: "w-home", readers: ["${RUN_MEMBER}"] } } : {}),
+        ...(o.copies === undefined ? {} : { regionCopies: o.copies }),
+    });
+    return { refs: pulumi.all(build.imageDigestRefs), weightsBuckets: Object.keys(build.weightsBuckets ?? {}), home: build.imageDigestRef };
+};
+`);
+    process.env.REGIONS_TEST_OPTS = JSON.stringify(opts);
+    try {
+        return await runProgram({ program: REGIONS_PROGRAM });
+    } finally {
+        delete process.env.REGIONS_TEST_OPTS;
+    }
+}
+const regionsInputs = loraInputs;
+const regionsBuildOf = (r: RunResult) => one(r, BUILD, "rb-build");
+const regionsEnv = (r: RunResult) => regionsBuildOf(r).inputs.environment as Record<string, string>;
+const regionsTag = (gcs: boolean) => imageTag(imageContentHash(DOCKER_DIR, { ...regionsInputs, weights: gcs ? "gcs" : "image" }), FAKE_BASE_DIGEST);
+const DIGEST_LOOKUP = "gcp:artifactregistry/getDockerImage:getDockerImage";
+
+/** Today's environment keys (single region), exactly. */
+const SINGLE_REGION_KEYS = [
+    "BASE_IMAGE", "BUILD_CONFIG", "BUILD_SCRIPT", "BUILD_SERVICE_ACCOUNT", "CLOUDSDK_CORE_DISABLE_PROMPTS", "DISK_SIZE_GB", "HF_TOKEN_VERSION", "IMAGE",
+    "MACHINE_TYPE", "MODEL", "MODEL_REVISION", "PROJECT", "REGION", "SOURCE_DIR", "STAGING_BUCKET", "TIMEOUT_SECONDS", "TS_NODE_TRANSPILE_ONLY",
+];
+
+describe("ImageBuild in a single region (no regionCopies)", () => {
+    for (const gcs of [false, true]) {
+        it(`${gcs ? "weights: gcs" : "weights: image"}: exactly today's environment keys, triggers, buckets and lookups, with regionCopies left out or empty`, async () => {
+            const none = await runRegionsBuild({ gcs });
+            const empty = await runRegionsBuild({ gcs, copies: [] });
+            assert.equal(none.error, undefined, String(none.error));
+            assert.deepEqual(regionsBuildOf(empty).inputs, regionsBuildOf(none).inputs);
+            assert.deepEqual(Object.keys(regionsEnv(none)).sort(), [...SINGLE_REGION_KEYS, ...(gcs ? ["WEIGHTS_BUCKET"] : [])].sort());
+            assert.deepEqual(regionsBuildOf(none).inputs.triggers, [imageContentHash(DOCKER_DIR, { ...regionsInputs, weights: gcs ? "gcs" : "image" }), FAKE_BASE_DIGEST]);
+            for (const r of [none, empty]) {
+                assert.deepEqual(r.resources.filter((x) => x.type === "gcp:storage/bucket:Bucket").map((b) => b.name).sort(), gcs ? ["rb-staging", "rb-weights"] : ["rb-staging"]);
+                assert.equal(r.resources.filter((x) => x.type === "gcp:storage/bucketIAMMember:BucketIAMMember").length, gcs ? 4 : 1);
+                assert.deepEqual(r.invokes.filter((i) => i.token === DIGEST_LOOKUP).map((i) => i.inputs.location), ["us-central1"]);
+                const home = `us-central1-docker.pkg.dev/my-proj/r/vllm@${FAKE_DIGEST}`;
+                assert.equal(r.outputs.home, home);
+                assert.deepEqual(r.outputs.refs, { "us-central1": home });
+                assert.deepEqual(r.outputs.weightsBuckets, gcs ? ["us-central1"] : []);
+            }
+        });
+    }
+});
+
+describe("ImageBuild with two region copies", () => {
+    let image: RunResult;
+    let gcs: RunResult;
+    let single: RunResult;
+    before(async () => {
+        image = await runRegionsBuild({ copies: COPIES });
+        gcs = await runRegionsBuild({ copies: COPIES, gcs: true });
+        single = await runRegionsBuild({});
+    });
+
+    it("adds only EXTRA_IMAGES to the environment: the same name and tag in each copy region's repository, sorted by region", () => {
+        assert.equal(image.error, undefined, String(image.error));
+        const tag = regionsTag(false);
+        assert.deepEqual(regionsEnv(image), {
+            ...regionsEnv(single),
+            EXTRA_IMAGES: `asia-southeast1-docker.pkg.dev/my-proj/r/vllm:${tag},europe-west4-docker.pkg.dev/my-proj/r/vllm:${tag}`,
+        });
+        assert.equal(regionsEnv(image).IMAGE, `us-central1-docker.pkg.dev/my-proj/r/vllm:${tag}`, "home's image and tag are unchanged");
+        assert.equal(regionsEnv(image).EXTRA_WEIGHTS_BUCKETS, undefined, "no buckets with weights baked in");
+    });
+
+    it("adds the copy regions, sorted, to the triggers: adding a region rebuilds (the image must be pushed there)", () => {
+        const hash = imageContentHash(DOCKER_DIR, regionsInputs);
+        assert.deepEqual(regionsBuildOf(image).inputs.triggers, [hash, FAKE_BASE_DIGEST, "asia-southeast1", "europe-west4"]);
+        assert.deepEqual(commandAction(regionsBuildOf(single).inputs, regionsBuildOf(image).inputs, regionsBuildOf(image).replaceOnChanges), { kind: "replace", runs: BUILD_COMMAND });
+    });
+
+    it("reads each region's pushed tag back from that region's repository, and gives every region the same digest", () => {
+        const tag = regionsTag(false);
+        const lookups = image.invokes.filter((i) => i.token === DIGEST_LOOKUP).map((i) => i.inputs);
+        assert.deepEqual(lookups, ["us-central1", "asia-southeast1", "europe-west4"].map((location) => ({ project: "my-proj", location, repositoryId: "r", imageName: `vllm:${tag}` })));
+        assert.deepEqual(image.outputs.refs, {
+            "us-central1": `us-central1-docker.pkg.dev/my-proj/r/vllm@${FAKE_DIGEST}`,
+            "asia-southeast1": `asia-southeast1-docker.pkg.dev/my-proj/r/vllm@${FAKE_DIGEST}`,
+            "europe-west4": `europe-west4-docker.pkg.dev/my-proj/r/vllm@${FAKE_DIGEST}`,
+        });
+        assert.equal((image.outputs.refs as Record<string, string>)["us-central1"], image.outputs.home, "home's entry is imageDigestRef");
+        assert.deepEqual(image.outputs.weightsBuckets, []);
+        assert.equal(image.resources.filter((x) => x.type === "gcp:storage/bucket:Bucket").length, 1, "only staging");
+    });
+
+    it("weights: gcs: one private, stack-owned bucket per copy region, in that region, like home's", () => {
+        assert.equal(gcs.error, undefined, String(gcs.error));
+        const buckets = gcs.resources.filter((x) => x.type === "gcp:storage/bucket:Bucket" && x.name.startsWith("rb-weights"));
+        assert.deepEqual(buckets.map((b) => [b.name, b.inputs.name, b.inputs.location]).sort(), [
+            ["rb-weights", "w-home", "us-central1"],
+            ["rb-weights-asia-southeast1", "w-asia-southeast1", "asia-southeast1"],
+            ["rb-weights-europe-west4", "w-europe-west4", "europe-west4"],
+        ]);
+        const home = buckets.find((b) => b.name === "rb-weights")?.inputs ?? {};
+        for (const b of buckets) {
+            assert.deepEqual({ ...b.inputs, name: undefined, location: undefined }, { ...home, name: undefined, location: undefined }, b.name);
+            assert.deepEqual([b.inputs.forceDestroy, b.inputs.uniformBucketLevelAccess, b.inputs.publicAccessPrevention], [true, true, "enforced"]);
+            assert.equal(b.parent, "vllm-cloudrun:image:ImageBuild::rb");
+        }
+        assert.deepEqual(gcs.outputs.weightsBuckets, ["us-central1", "asia-southeast1", "europe-west4"]);
+    });
+
+    it("weights: gcs: the same grants on every region's bucket, and the build waits for all of them", () => {
+        const grants = gcs.resources.filter((x) => x.type === "gcp:storage/bucketIAMMember:BucketIAMMember" && String(x.inputs.bucket).startsWith("w-"));
+        const expected = (bucket: string, suffix: string) => [
+            [`rb-weights-build-creator${suffix}`, bucket, "roles/storage.objectCreator", BUILD_MEMBER],
+            [`rb-weights-build-viewer${suffix}`, bucket, "roles/storage.objectViewer", BUILD_MEMBER],
+            [`rb-weights-reader-0${suffix}`, bucket, "roles/storage.objectViewer", RUN_MEMBER],
+        ];
+        assert.deepEqual(grants.map((g) => [g.name, g.inputs.bucket, g.inputs.role, g.inputs.member]).sort(), [
+            ...expected("w-home", ""),
+            ...expected("w-asia-southeast1", "-asia-southeast1"),
+            ...expected("w-europe-west4", "-europe-west4"),
+        ].sort());
+        const wait = one(gcs, BUILD, "rb-iam-propagation");
+        for (const g of grants) assert.ok(wait.dependsOn.includes(`${g.type}::${g.name}`), `the build waits for ${g.name}`);
+    });
+
+    it("weights: gcs: passes EXTRA_IMAGES and EXTRA_WEIGHTS_BUCKETS (sorted by region) and nothing else new", () => {
+        const tag = regionsTag(true);
+        const env = regionsEnv(gcs);
+        assert.deepEqual(Object.keys(env).sort(), [...SINGLE_REGION_KEYS, "WEIGHTS_BUCKET", "EXTRA_IMAGES", "EXTRA_WEIGHTS_BUCKETS"].sort());
+        assert.equal(env.BUILD_CONFIG, "cloudbuild-gcs.yaml");
+        assert.equal(env.WEIGHTS_BUCKET, "w-home");
+        assert.equal(env.EXTRA_WEIGHTS_BUCKETS, "w-asia-southeast1,w-europe-west4");
+        assert.equal(env.EXTRA_IMAGES, `asia-southeast1-docker.pkg.dev/my-proj/r/vllm:${tag},europe-west4-docker.pkg.dev/my-proj/r/vllm:${tag}`);
+    });
+
+    it("refuses bad copies at preview, naming each problem, before any build", async () => {
+        const r = await runRegionsBuild({
+            gcs: true,
+            copies: [
+                { region: "us-central1", repositoryId: "r", repositoryUrl: "u", weightsBucketName: "a" },
+                { region: "Europe West", repositoryId: "r", repositoryUrl: "u", weightsBucketName: "b" },
+                { region: "europe-west4", repositoryId: "r", repositoryUrl: "u", weightsBucketName: "c" },
+                { region: "europe-west4", repositoryId: "r", repositoryUrl: "u" },
+            ],
+        });
+        assert.ok(r.error, "the program fails");
+        const message = String(r.error);
+        assert.match(message, /rb: regionCopies: /);
+        for (const part of [/"us-central1" is the home region/, /"Europe West" is not a region name/, /"europe-west4" is listed twice/, /"europe-west4" needs weightsBucketName \(weights: gcs\)/]) assert.match(message, part);
+        assert.equal(r.resources.filter((x) => x.name === "rb-build").length, 0, "no build");
+    });
+});
+
+describe("regionDigestRef and digestOf", () => {
+    const digest = `sha256:${"ab".repeat(32)}`;
+    const other = `sha256:${"cd".repeat(32)}`;
+
+    it("gives the copy's repository with home's digest when the region's pushed tag has it", () => {
+        assert.equal(digestOf(`us-central1-docker.pkg.dev/p/r/vllm@${digest}`), digest);
+        assert.equal(regionDigestRef("europe-west4", "europe-west4-docker.pkg.dev/p/r", "vllm", digest, `europe-west4-docker.pkg.dev/p/r/vllm@${digest}`), `europe-west4-docker.pkg.dev/p/r/vllm@${digest}`);
+    });
+
+    it("fails, naming the region and both digests, when the pushed digest differs", () => {
+        assert.throws(
+            () => regionDigestRef("europe-west4", "europe-west4-docker.pkg.dev/p/r", "vllm", digest, `europe-west4-docker.pkg.dev/p/r/vllm@${other}`),
+            (e: unknown) => e instanceof Error && e.message.startsWith(`the image pushed to europe-west4 (europe-west4-docker.pkg.dev/p/r/vllm@${other}) is not the home region's (${digest})`) && e.message.includes("--replace"),
+        );
+    });
+
+    it("refuses what is not a reference by digest", () => {
+        for (const bad of ["us-central1-docker.pkg.dev/p/r/vllm:tag", "x@sha256:abc", `x@sha512:${"a".repeat(64)}`, ""]) assert.throws(() => digestOf(bad), /not an image reference by digest/, bad);
+    });
+});
+
+describe("sortedRegionCopies", () => {
+    it("sorts by region and accepts none", () => {
+        assert.deepEqual(sortedRegionCopies("x", "us-central1", COPIES, true).map((c) => c.region), ["asia-southeast1", "europe-west4"]);
+        assert.deepEqual(sortedRegionCopies("x", "us-central1", undefined, false), []);
+        assert.deepEqual(sortedRegionCopies("x", "us-central1", [], true), []);
+        // Without weights: gcs the bucket name is not needed.
+        assert.equal(sortedRegionCopies("x", "us-central1", [{ region: "us-east4", repositoryId: "r", repositoryUrl: "u" }], false).length, 1);
+    });
+
+    it("needs a plain home region to key the outputs by", () => {
+        assert.throws(() => sortedRegionCopies("x", Promise.resolve("us-central1"), COPIES, false), /x: regionCopies: region must be a plain string/);
     });
 });
