@@ -150,8 +150,28 @@ export function idTokenSourceKind(env: NodeJS.ProcessEnv = process.env): "gcloud
     return env.VLLM_ID_TOKEN_SOURCE === "gcloud" ? "gcloud" : "google-auth-library";
 }
 
-export function defaultIdTokens(audience: string): IdTokenSource {
-    return idTokenSourceKind() === "gcloud" ? gcloudIdTokens() : googleIdTokens(audience);
+/**
+ * The audience to mint identity tokens for when calling `url`: its origin, `https://host` (no
+ * path, no trailing slash, no default port). Cloud Run accepts a token whose audience is the
+ * service's run.app URL or one of its custom audiences, each "the full URL" of the service
+ * (https://cloud.google.com/run/docs/configuring/custom-audiences); a multi-region stack's
+ * services carry the endpoint `https://<host>` as their custom audience, so a URL typed with a
+ * trailing slash or a path must still mint for exactly that.
+ */
+export function idTokenAudience(url: string): string {
+    let parsed: URL;
+    try {
+        parsed = new URL(url);
+    } catch {
+        throw new Error(`Not an absolute URL: "${url}" (expected e.g. https://vllm-….a.run.app or the endpoint https://<host>)`);
+    }
+    if (parsed.protocol !== "https:" && parsed.protocol !== "http:") throw new Error(`Not an http(s) URL: "${url}"`);
+    return parsed.origin;
+}
+
+/** Identity tokens for calling `url` (audience: its origin), from google-auth-library, or gcloud with VLLM_ID_TOKEN_SOURCE=gcloud. */
+export function defaultIdTokens(url: string): IdTokenSource {
+    return idTokenSourceKind() === "gcloud" ? gcloudIdTokens() : googleIdTokens(idTokenAudience(url));
 }
 
 export interface Connection {
@@ -165,6 +185,11 @@ export interface Connection {
     imageInput?: boolean;
     /** LoRA adapters' model names (from the stack's loraModels output). */
     loraModels?: string[];
+    /**
+     * Each region's run.app URL when `url` is a multi-region front door (from the stack's
+     * regionalServiceUrls output). They accept only load-balancer traffic: for checks, not calls.
+     */
+    regionalUrls?: Record<string, string>;
 }
 
 /** A fetch that adds the identity token (and leaves the API key header to the SDK). */
@@ -176,6 +201,50 @@ export function authorizedFetch(ids: IdTokenSource, withApiKey: boolean, base: t
         else headers.set("Authorization", bearer);
         return base(input, { ...init, headers });
     };
+}
+
+/**
+ * A fetch for requests made outside the SDK (GET /health): the identity token as authorizedFetch
+ * adds it, and the API key in Authorization when there is one. vLLM leaves /health open, but a
+ * multi-region front door's Cloud Armor refuses any request without `Authorization: Bearer <key>`
+ * in the API-key access modes, /health included.
+ */
+export function serviceFetch(ids: IdTokenSource, apiKey: string | undefined, base: typeof fetch = fetch): typeof fetch {
+    const keyed: typeof fetch = apiKey === undefined ? base : (input, init) => {
+        const headers = new Headers(init?.headers);
+        if (!headers.has("Authorization")) headers.set("Authorization", `Bearer ${apiKey}`);
+        return base(input, { ...init, headers });
+    };
+    return authorizedFetch(ids, apiKey !== undefined, keyed);
+}
+
+function decodeEntities(s: string): string {
+    const named: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'", nbsp: " " };
+    return s.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (m, e: string) => {
+        if (e[0] === "#") return String.fromCodePoint(e[1] === "x" || e[1] === "X" ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10));
+        return named[e.toLowerCase()] ?? m;
+    });
+}
+
+/**
+ * An error body for people: Google's front ends answer errors with an HTML page (Cloud Run's
+ * "Error: Page not found", "Error: Forbidden", "Error: Server Error" pages), which the SDK would
+ * put whole into its message. From HTML this keeps the headings and paragraphs as one line
+ * ("Error: Page not found. The requested URL was not found on this server."); other text is
+ * returned trimmed. At most `max` characters.
+ */
+export function readableBody(text: string, max = 300): string {
+    const t = text.trim();
+    if (!/^<(!doctype|html|head|body|meta|title)\b/i.test(t) && !/<\/(html|body|h1|title)>/i.test(t)) return t.slice(0, max);
+    const clean = (s: string) => decodeEntities(s.replace(/<[^>]*>/g, " ")).replace(/\s+/g, " ").trim();
+    // Each heading or paragraph up to the next one (Google's pages leave <p> unclosed), else the title.
+    const blocks = (re: RegExp) => [...t.matchAll(re)].map((m) => clean(m[2])).filter((x) => x !== "");
+    let parts = blocks(/<(h1|h2|h3|p)\b[^>]*>([\s\S]*?)(?=<(?:h1|h2|h3|p)\b|<\/body>|$)/gi);
+    if (parts.length === 0) parts = blocks(/<(title)\b[^>]*>([\s\S]*?)<\/title>/gi);
+    const out = parts.length > 0
+        ? `${parts.map((x) => x.replace(/[.!]+$/, "")).join(". ")}.`
+        : clean(t.replace(/<(script|style)\b[\s\S]*?<\/\1>/gi, ""));
+    return out.slice(0, max);
 }
 
 type FinalRequestOptions = Awaited<Parameters<OpenAI["request"]>[0]>;
@@ -204,9 +273,20 @@ class IdentityTokenOpenAI extends OpenAI {
         headers.set(this.idOptions.idTokenHeader, `Bearer ${await this.idOptions.idTokens.token()}`);
         request.headers = headers;
     }
+
+    /** Google's HTML error pages (Cloud Run, the load balancer) as one readable line in the error's message. */
+    protected override makeStatusError(status: number, error: object, message: string | undefined, headers: Headers): InstanceType<typeof OpenAI.APIError> {
+        return super.makeStatusError(status, error, message === undefined ? undefined : readableBody(message), headers);
+    }
 }
 
-/** An OpenAI SDK client for the deployed model. */
+/**
+ * An OpenAI SDK client for the deployed model. Identity tokens are minted for the origin of
+ * `conn.url` (idTokenAudience), a new one asked for on every attempt; the SDK retries 408, 409,
+ * 429 and 5xx answers and connection failures up to maxRetries times, waiting what Retry-After
+ * (or retry-after-ms) says, else 0.5 s doubling per retry up to 8 s, less up to 25 % jitter
+ * (openai 6.x client.js shouldRetry / retryRequest).
+ */
 export function createClient(conn: Connection, opts: { ids?: IdTokenSource; fetch?: typeof fetch; maxRetries?: number; timeoutMs?: number } = {}): OpenAI {
     return new IdentityTokenOpenAI({
         baseURL: `${conn.url.replace(/\/$/, "")}/v1`,
@@ -229,6 +309,22 @@ export interface StackOutputs {
     gpuMemoryEstimate?: { singleStreamCeilingTokensPerSecond?: number };
     imageInput?: boolean;
     loraModels?: string[];
+    /** Each region's run.app URL (with one region: the service's own, the same as serviceUrl). */
+    regionalServiceUrls?: Record<string, string>;
+    /** Every region served, home first. */
+    regions?: string[];
+}
+
+/**
+ * The regional URLs of a multi-region stack, from its outputs: regionalServiceUrls without any
+ * entry that is serviceUrl itself (a single-region stack lists its one service there, and that is
+ * the service to call, not a region behind a front door). Undefined when none is left.
+ */
+export function regionalUrlsFromOutputs(outputs: StackOutputs): Record<string, string> | undefined {
+    if (outputs.serviceUrl === undefined || outputs.regionalServiceUrls === undefined) return undefined;
+    const endpoint = idTokenAudience(outputs.serviceUrl);
+    const behind = Object.entries(outputs.regionalServiceUrls).filter(([, u]) => typeof u === "string" && idTokenAudience(u) !== endpoint);
+    return behind.length === 0 ? undefined : Object.fromEntries(behind);
 }
 
 /** A `pulumi` command that failed; the message holds its stderr and, when known, the fix. */
@@ -293,11 +389,15 @@ export function stackOutputs(stack?: string): StackOutputs {
     }
 }
 
-/** Connection details from stack outputs already read (the API key from VLLM_API_KEY or `npx pulumi config get apiKey`). */
+/**
+ * Connection details from stack outputs already read (the API key from VLLM_API_KEY or `npx pulumi
+ * config get apiKey`). The URL is serviceUrl: with several regions, the front door's endpoint.
+ */
 export function connectionFromOutputs(outputs: StackOutputs, stack?: string): Connection {
     if (!outputs.serviceUrl || !outputs.servedModelName) {
         throw new PulumiError(`The stack${stack ? ` ${stack}` : ""} has no serviceUrl/servedModelName outputs: it is not deployed yet. Run \`npx pulumi up${stack ? ` --stack ${stack}` : ""}\` first.`);
     }
+    const regional = regionalUrlsFromOutputs(outputs);
     let apiKey = process.env.VLLM_API_KEY;
     if (apiKey === undefined && outputs.accessMode !== undefined && outputs.accessMode !== "iam") apiKey = pulumi(["config", "get", "apiKey"], stack).trim();
     return {
@@ -306,6 +406,7 @@ export function connectionFromOutputs(outputs: StackOutputs, stack?: string): Co
         apiKey,
         ...(outputs.imageInput === true ? { imageInput: true } : {}),
         ...(outputs.loraModels !== undefined && outputs.loraModels.length > 0 ? { loraModels: outputs.loraModels } : {}),
+        ...(regional === undefined ? {} : { regionalUrls: regional }),
     };
 }
 

@@ -18,6 +18,13 @@ export interface SmokeTestArgs {
     imageInput?: boolean;
     /** LoRA adapter names: each must be listed by /v1/models and answer one chat. Default: none. */
     loraModels?: readonly string[];
+    /**
+     * Region -> run.app URL of a multi-region stack (`url` is then its front door): each must refuse
+     * a direct request, as ingress "internal and Cloud Load Balancing" does, so Cloud Armor can't be
+     * bypassed. Passed as SMOKE_REGIONAL_URLS (JSON). Default: none (no regional checks, and the
+     * Command's environment is exactly what it was without this argument).
+     */
+    regionalUrls?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
 
 /**
@@ -36,10 +43,22 @@ export function smokeFeatureEnv(imageInput = false, loraModels: readonly string[
 }
 
 /**
+ * The smoke test's environment for regional checks: SMOKE_REGIONAL_URLS, the regions' URLs as a
+ * JSON object (keys sorted, so a reordering changes nothing), only when regionalUrls is given, so
+ * single-region stacks see no new input.
+ */
+export function smokeRegionalEnv(regionalUrls?: pulumi.Input<Record<string, pulumi.Input<string>>>): Record<string, pulumi.Output<string>> {
+    if (regionalUrls === undefined) return {};
+    const json = pulumi.output(regionalUrls).apply((urls) => JSON.stringify(Object.fromEntries(Object.entries(urls).sort(([a], [b]) => a.localeCompare(b)))));
+    return { SMOKE_REGIONAL_URLS: json };
+}
+
+/**
  * Calls the deployed model as the last step of `pulumi up`: /health, /v1/models, one chat
  * completion and one streamed completion (plus one image request with imageInput, and one chat
- * per LoRA adapter in loraModels), with your Google credentials. A deploy that does not answer
- * fails the `up`.
+ * per LoRA adapter in loraModels), with your Google credentials; with regionalUrls, also checks
+ * that each region's run.app URL refuses a direct request. A deploy that does not answer (or a
+ * region that does) fails the `up`.
  */
 export class SmokeTest extends pulumi.ComponentResource {
     constructor(name: string, args: SmokeTestArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -58,6 +77,7 @@ export class SmokeTest extends pulumi.ComponentResource {
                     // The same gcloud login the image build already needs mints the tokens.
                     VLLM_ID_TOKEN_SOURCE: "gcloud",
                     ...features,
+                    ...smokeRegionalEnv(args.regionalUrls),
                     ...(args.apiKey === undefined ? {} : { VLLM_API_KEY: pulumi.secret(args.apiKey) }),
                 },
                 triggers: [args.revision],

@@ -1,13 +1,19 @@
-import { describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
+import { spawn } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import * as zlib from "zlib";
 import * as pulumi from "@pulumi/pulumi";
-import { checkedExtras, errorBodyMessage, explainStatus, parseLoraList, parseSmokeArgs, pngDataUrl, smoke, SMOKE_IMAGE, SMOKE_USAGE, SmokeError } from "../client/smoke";
+import { checkedExtras, checkRegion, errorBodyMessage, explainStatus, parseLoraList, parseRegionalUrl, parseRegionalUrlsEnv, parseSmokeArgs, pngDataUrl, regionalVerdict, smoke, SMOKE_IMAGE, SMOKE_USAGE, SmokeError } from "../client/smoke";
 import { CredentialError, IdTokenSource } from "../client";
-import { SMOKE_COMMAND, smokeFeatureEnv, SmokeTest } from "../components/smoke-test";
-import { fakeIdToken, startFakeVllm } from "./fixtures/fake-vllm";
+import { SMOKE_COMMAND, smokeFeatureEnv, smokeRegionalEnv, SmokeTest } from "../components/smoke-test";
+import { fakeIdToken, FakeVllm, startFakeVllm } from "./fixtures/fake-vllm";
 import { DATA_URL_PREFIX, IMAGE_ANSWER, PNG_SIGNATURE, startFeatureVllm } from "./fixtures/fake-vllm-features";
+import { installFakeGcloud, installFakePulumi } from "./fixtures/fake-cli";
+import type { FakePulumiState } from "./fixtures/fake-pulumi";
+import { cloudRunPage, MultiRegion, startMultiRegion } from "./fixtures/fake-front-door";
 
 const MODEL = "google/gemma-3-1b-it";
 const ids = (audience: string): IdTokenSource => ({ token: () => Promise.resolve(fakeIdToken(audience, 3600)) });
@@ -34,13 +40,14 @@ describe("npm run smoke", () => {
         }
     });
 
-    it("works with an API key, sending it only where vLLM checks it", async () => {
+    it("works with an API key, sending it on every request, /health too (a front door's Cloud Armor checks it there)", async () => {
         const key = "sk-test-0123456789abcdef-KEY";
         const server = await startFakeVllm({ apiKey: key });
         try {
             await smoke({ url: server.url, model: MODEL, apiKey: key }, { ids: ids(server.url), pollMs: 10, log: quiet });
             const health = server.seen.find((s) => s.path === "/health")!;
-            assert.equal(health.authorization, undefined, "no key needed on /health");
+            assert.equal(health.authorization, `Bearer ${key}`);
+            assert.equal(health.serverlessAuthorization?.startsWith("Bearer "), true, "the identity token beside it");
             assert.ok(server.seen.filter((s) => s.path.startsWith("/v1")).every((s) => s.authorization === `Bearer ${key}` && s.status === 200));
         } finally {
             await server.close();
@@ -311,10 +318,10 @@ describe("npm run smoke: image input and LoRA adapters", () => {
 
 describe("smoke test options from the command line and the environment", () => {
     it("--image and SMOKE_IMAGE_INPUT; --lora repeated or comma-separated, plus SMOKE_LORA_MODELS", () => {
-        assert.deepEqual(parseSmokeArgs([], {}), { stack: undefined, help: false, imageInput: false, loraModels: [] });
-        assert.deepEqual(parseSmokeArgs(["--image", "--lora", "a", "--lora", "b", "--stack", "prod"], {}), { stack: "prod", help: false, imageInput: true, loraModels: ["a", "b"] });
+        assert.deepEqual(parseSmokeArgs([], {}), { stack: undefined, help: false, imageInput: false, loraModels: [], regionalUrls: {} });
+        assert.deepEqual(parseSmokeArgs(["--image", "--lora", "a", "--lora", "b", "--stack", "prod"], {}), { stack: "prod", help: false, imageInput: true, loraModels: ["a", "b"], regionalUrls: {} });
         assert.deepEqual(parseSmokeArgs(["--lora", "a,b", "--lora=c"], {}).loraModels, ["a", "b", "c"]);
-        assert.deepEqual(parseSmokeArgs([], { SMOKE_IMAGE_INPUT: "1", SMOKE_LORA_MODELS: "a,b" }), { stack: undefined, help: false, imageInput: true, loraModels: ["a", "b"] });
+        assert.deepEqual(parseSmokeArgs([], { SMOKE_IMAGE_INPUT: "1", SMOKE_LORA_MODELS: "a,b" }), { stack: undefined, help: false, imageInput: true, loraModels: ["a", "b"], regionalUrls: {} });
         assert.deepEqual(parseSmokeArgs(["--lora", "b", "--lora", "c"], { SMOKE_LORA_MODELS: "a,b" }).loraModels, ["a", "b", "c"]);
         assert.equal(parseSmokeArgs([], { SMOKE_IMAGE_INPUT: "true" }).imageInput, true);
         assert.equal(parseSmokeArgs([], { SMOKE_IMAGE_INPUT: "0" }).imageInput, false);
@@ -349,7 +356,7 @@ describe("the SmokeTest step's environment", () => {
         assert.deepEqual(smokeFeatureEnv(true), { SMOKE_IMAGE_INPUT: "1" });
         assert.deepEqual(smokeFeatureEnv(false, ["a", "b"]), { SMOKE_LORA_MODELS: "a,b" });
         // What the step sets is what the script reads.
-        assert.deepEqual(parseSmokeArgs([], smokeFeatureEnv(true, ["a", "b"])), { stack: undefined, help: false, imageInput: true, loraModels: ["a", "b"] });
+        assert.deepEqual(parseSmokeArgs([], smokeFeatureEnv(true, ["a", "b"])), { stack: undefined, help: false, imageInput: true, loraModels: ["a", "b"], regionalUrls: {} });
     });
 
     it("refuses an adapter name the comma-separated list cannot carry", () => {
@@ -370,7 +377,7 @@ describe("the SmokeTest step's environment", () => {
             "dev",
             false,
         );
-        const envOf = async (name: string, extra: { imageInput?: boolean; loraModels?: readonly string[] }) => {
+        const envOf = async (name: string, extra: { imageInput?: boolean; loraModels?: readonly string[]; regionalUrls?: pulumi.Input<Record<string, pulumi.Input<string>>> }) => {
             new SmokeTest(name, { url: "https://svc.a.run.app", servedModelName: MODEL, revision: "rev-1", ...extra });
             // Mocks register asynchronously; wait until the Command is in.
             for (let i = 0; i < 100 && !registered.some((r) => r.type === "command:local:Command" && r.name === name); i++) await new Promise((r) => setTimeout(r, 10));
@@ -384,5 +391,340 @@ describe("the SmokeTest step's environment", () => {
         assert.deepEqual(await envOf("explicit-off", { imageInput: false, loraModels: [] }), off);
         const on = await envOf("on", { imageInput: true, loraModels: ["sql-lora", "chat-lora"] });
         assert.deepEqual(on, { ...off, SMOKE_IMAGE_INPUT: "1", SMOKE_LORA_MODELS: "sql-lora,chat-lora" });
+
+        // Single region: no regionalUrls, no SMOKE_REGIONAL_URLS (the Command's inputs are unchanged).
+        assert.equal("SMOKE_REGIONAL_URLS" in off, false);
+        assert.deepEqual(smokeRegionalEnv(), {});
+        assert.deepEqual(smokeRegionalEnv(undefined), {});
+        // Several regions: the URLs as JSON, Outputs resolved, keys sorted; the script reads it back.
+        const regional = await envOf("regional", { regionalUrls: pulumi.output({ "us-central1": pulumi.output("https://vllm-uc.a.run.app"), "europe-west4": "https://vllm-ew.a.run.app" }) });
+        assert.deepEqual(Object.keys(regional).sort(), [...Object.keys(off), "SMOKE_REGIONAL_URLS"].sort());
+        assert.equal(regional.SMOKE_REGIONAL_URLS, '{"europe-west4":"https://vllm-ew.a.run.app","us-central1":"https://vllm-uc.a.run.app"}');
+        assert.deepEqual(parseSmokeArgs([], { SMOKE_REGIONAL_URLS: regional.SMOKE_REGIONAL_URLS }).regionalUrls, { "europe-west4": "https://vllm-ew.a.run.app", "us-central1": "https://vllm-uc.a.run.app" });
+    });
+});
+
+describe("regional checks: --regional-url and SMOKE_REGIONAL_URLS", () => {
+    const EW = "https://vllm-cloudrun-dev-abc-ew.a.run.app";
+    const UC = "https://vllm-cloudrun-dev-abc-uc.a.run.app";
+
+    it("repeatable REGION=URL flags, plus the JSON environment value (a flag wins for its region)", () => {
+        assert.deepEqual(parseSmokeArgs(["--regional-url", `europe-west4=${EW}`, "--regional-url", `us-central1=${UC}`], {}).regionalUrls, { "europe-west4": EW, "us-central1": UC });
+        assert.deepEqual(parseSmokeArgs([`--regional-url=europe-west4=${EW}`], {}).regionalUrls, { "europe-west4": EW });
+        assert.deepEqual(parseSmokeArgs([], { SMOKE_REGIONAL_URLS: JSON.stringify({ "europe-west4": EW, "us-central1": UC }) }).regionalUrls, { "europe-west4": EW, "us-central1": UC });
+        assert.deepEqual(parseSmokeArgs(["--regional-url", `us-central1=${EW}`], { SMOKE_REGIONAL_URLS: JSON.stringify({ "us-central1": UC }) }).regionalUrls, { "us-central1": EW });
+        assert.deepEqual(parseSmokeArgs([], { SMOKE_REGIONAL_URLS: "" }).regionalUrls, {});
+        assert.deepEqual(parseSmokeArgs([], { SMOKE_REGIONAL_URLS: "{}" }).regionalUrls, {});
+        assert.deepEqual(parseRegionalUrl(`northamerica-northeast1=${UC}/`), ["northamerica-northeast1", `${UC}/`]);
+    });
+
+    it("refuses what is not REGION=URL, a region given twice, and SMOKE_REGIONAL_URLS that is not an object of strings", () => {
+        assert.throws(() => parseSmokeArgs(["--regional-url", EW], {}), /--regional-url takes REGION=URL/);
+        assert.throws(() => parseSmokeArgs(["--regional-url", "us-central1="], {}), /--regional-url takes REGION=URL/);
+        assert.throws(() => parseSmokeArgs(["--regional-url", `US Central=${UC}`], {}), /--regional-url: "US Central" is not a region name/);
+        assert.throws(() => parseSmokeArgs(["--regional-url", "us-central1=vllm.a.run.app"], {}), /--regional-url: the URL of us-central1: Not an absolute URL/);
+        assert.throws(() => parseSmokeArgs(["--regional-url", `us-central1=${UC}`, "--regional-url", `us-central1=${EW}`], {}), /--regional-url gives us-central1 twice/);
+        assert.throws(() => parseSmokeArgs(["--regional-url"], {}), /--regional-url/);
+        assert.throws(() => parseRegionalUrlsEnv("us-central1=x"), /SMOKE_REGIONAL_URLS must be a JSON object of region to URL/);
+        assert.throws(() => parseRegionalUrlsEnv(`["${UC}"]`), /SMOKE_REGIONAL_URLS must be a JSON object/);
+        assert.throws(() => parseRegionalUrlsEnv('{"us-central1": 1}'), /SMOKE_REGIONAL_URLS must be a JSON object of region to URL \(strings\)/);
+        assert.throws(() => parseRegionalUrlsEnv('{"us-central1": "ftp://x"}'), /SMOKE_REGIONAL_URLS: the URL of us-central1: Not an http\(s\) URL/);
+    });
+
+    it("documents --regional-url and SMOKE_REGIONAL_URLS in the usage, keeping its first line", () => {
+        assert.match(SMOKE_USAGE, /^usage: npm run smoke \[-- \[--stack NAME\] \[--image\] \[--lora NAME\]\.\.\.\]/);
+        assert.match(SMOKE_USAGE, /--regional-url REGION=URL\n +also check that REGION's run\.app URL, behind a multi-region front door, refuses a direct request/);
+        assert.match(SMOKE_USAGE, /SMOKE_REGIONAL_URLS='\{"REGION":"URL"\}'/);
+    });
+});
+
+describe("a region's verdict on a direct request", () => {
+    const URL_ = "https://vllm-uc.a.run.app";
+    it("refused: Cloud Run's 404 page, or 403", () => {
+        const r = regionalVerdict("us-central1", URL_, 404, cloudRunPage(404), "text/html; charset=UTF-8");
+        assert.deepEqual(r, { region: "us-central1", url: URL_, status: 404, verdict: "refused", ok: true, detail: "us-central1: refused by ingress (404: Error: Page not found. The requested URL was not found on this server.)" });
+        assert.equal(regionalVerdict("us-central1", URL_, 403, cloudRunPage(403, "/health")).verdict, "refused");
+        assert.equal(regionalVerdict("us-central1", URL_, 404, "").ok, true);
+    });
+
+    it("open: 200 says ingress is open and Cloud Armor can be bypassed", () => {
+        const r = regionalVerdict("us-central1", `${URL_}/`, 200, "");
+        assert.equal(r.verdict, "open");
+        assert.equal(r.ok, false);
+        assert.match(r.detail, /^us-central1: GET https:\/\/vllm-uc\.a\.run\.app\/health answered 200 directly: ingress is open, so the front door's Cloud Armor \(its credential rule and per-IP rate limit\) can be bypassed\./);
+        assert.match(r.detail, /INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER/);
+        assert.match(r.detail, /`npx pulumi refresh` then `npx pulumi up`/);
+    });
+
+    it("open: vLLM's JSON 404 (the container answered) and a 401 (Cloud Run checked the token)", () => {
+        const json = regionalVerdict("us-central1", URL_, 404, '{"detail":"Not Found"}', "application/json");
+        assert.equal(json.verdict, "open");
+        assert.match(json.detail, /answered 404 with JSON \(\{"detail":"Not Found"\}\), as vLLM does.*reached the container, so ingress is open/);
+        assert.equal(regionalVerdict("us-central1", URL_, 404, '{"detail":"Not Found"}').verdict, "open", "JSON even without its content type");
+        const unauth = regionalVerdict("us-central1", URL_, 401, "<html><h1>Error: Unauthorized</h1></html>");
+        assert.equal(unauth.verdict, "open");
+        assert.match(unauth.detail, /answered 401: Cloud Run checked the identity token instead of refusing the request at ingress/);
+    });
+
+    it("unexpected: anything else fails, saying what was expected", () => {
+        const r = regionalVerdict("us-central1", URL_, 503, cloudRunPage(503));
+        assert.deepEqual([r.verdict, r.ok], ["unexpected", false]);
+        assert.match(r.detail, /answered HTTP 503 \(Error: Server Error\. The service you requested is not available yet\. Please try again in 30 seconds\.\), not the refusal expected of ingress "internal and Cloud Load Balancing" \(404 Page not found, or 403\)/);
+    });
+
+    it("unreachable: no answer fails too, and says it proves nothing", async () => {
+        const gone = await startFakeVllm();
+        const url = gone.url;
+        await gone.close();
+        const r = await checkRegion("us-central1", url, fetch, 2000);
+        assert.deepEqual([r.verdict, r.ok, r.status], ["unreachable", false, undefined]);
+        assert.match(r.detail, /got no answer \(fetch failed: connect ECONNREFUSED/);
+        assert.match(r.detail, /proves nothing either way/);
+    });
+});
+
+describe("explainStatus through a multi-region front door (Cloud Armor)", () => {
+    it("403: the credentials header the access mode needs, then the invoker", () => {
+        const iam = explainStatus(403, "GET /health", { frontDoor: true });
+        assert.match(iam, /^GET \/health: 403 Forbidden\. Cloud Armor at the load balancer refuses requests without credentials: with IAM only \(access mode iam\) every request needs `Authorization: Bearer <Google identity token>` \(or X-Serverless-Authorization\)\./);
+        assert.match(iam, /not an invoker of the services: add it with `npx pulumi config set --path 'invokers\[0\]'/);
+        const keyed = explainStatus(403, "GET /health", { frontDoor: true, apiKey: true });
+        assert.match(keyed, /with an API key \(access mode iam\+key or public\+key\) every request needs `Authorization: Bearer <API key>`, a key of at least 16 printable characters/);
+    });
+
+    it("429: the per-IP rate limit, rateLimitPerMinute", () => {
+        const m = explainStatus(429, "POST /v1/chat/completions", { frontDoor: true });
+        assert.match(m, /^POST \/v1\/chat\/completions: 429 Too Many Requests\. Cloud Armor's per-IP rate limit at the load balancer: more than rateLimitPerMinute requests \(default 600\) came from your IP address within a minute\./);
+        assert.match(m, /`npx pulumi config set rateLimitPerMinute 1200 && npx pulumi up` \(0 turns it off\)/);
+    });
+
+    it("503: no region ready, after the load balancer's retry", () => {
+        assert.match(explainStatus(503, "GET /health", { frontDoor: true }), /No region had an instance ready, even after the load balancer's retry in another region/);
+    });
+
+    it("without a front door the explanations are as before", () => {
+        assert.equal(explainStatus(403, "GET /health"), explainStatus(403, "GET /health", { frontDoor: false, apiKey: true }));
+        assert.match(explainStatus(403, "GET /health"), /^GET \/health: 403 Forbidden\. Your account is not an invoker of the service: add it with/);
+        assert.match(explainStatus(429, "GET /v1/models"), /Every instance \(maxInstances\) is busy/);
+        assert.doesNotMatch(explainStatus(429, "GET /v1/models"), /Cloud Armor/);
+    });
+});
+
+describe("npm run smoke through a multi-region front door (local stand-ins)", () => {
+    const KEY = "sk-test-0123456789abcdef-KEY";
+    const A = "europe-west4";
+    const B = "us-central1";
+    let vllmA: FakeVllm;
+    let vllmB: FakeVllm;
+    let keyedA: FakeVllm;
+    const open: MultiRegion[] = [];
+    before(async () => {
+        vllmA = await startFakeVllm({ requireIdToken: false, outputTokens: 8 });
+        vllmB = await startFakeVllm({ requireIdToken: false, outputTokens: 8 });
+        keyedA = await startFakeVllm({ requireIdToken: false, apiKey: KEY, outputTokens: 8 });
+    });
+    after(async () => {
+        await Promise.all(open.map((m) => m.close()));
+        await Promise.all([vllmA.close(), vllmB.close(), keyedA.close()]);
+    });
+    const deploy = async (...args: Parameters<typeof startMultiRegion>) => {
+        const m = await startMultiRegion(...args);
+        open.push(m);
+        return m;
+    };
+    const urlsOf = (m: MultiRegion) => Object.fromEntries(m.regions.map((r) => [r.region, r.url]));
+
+    it("passes when every region refuses a direct request; each region's token is for its own run.app URL", async () => {
+        const m = await deploy([{ region: A, vllm: vllmA.url }, { region: B, vllm: vllmB.url }], { armor: { accessMode: "iam", rateLimitPerMinute: 300 } });
+        const audiences: string[] = [];
+        const lines: string[] = [];
+        const r = await smoke({ url: m.front.url, model: MODEL }, {
+            ids: ids(m.front.url),
+            idsFor: (aud) => {
+                audiences.push(aud);
+                return ids(aud);
+            },
+            pollMs: 10,
+            log: (l) => lines.push(l),
+            regionalUrls: { [A]: `${m.region(A).url}/`, [B]: m.region(B).url },
+        });
+        assert.deepEqual(r.regions?.map((c) => [c.region, c.verdict, c.status, c.ok]), [[A, "refused", 404, true], [B, "refused", 404, true]]);
+        assert.deepEqual(audiences, [m.region(A).url, m.region(B).url]);
+        assert.ok(lines.includes(`region ${A}: refused by ingress (404: Error: Page not found. The requested URL was not found on this server.)`), lines.join("\n"));
+        assert.equal(checkedExtras(r), ` (also checked: direct requests refused in ${A}, ${B})`);
+        // The endpoint checks went through the front door (nearest region), the regional ones did not.
+        assert.ok(m.front.requests.every((q) => q.status === 200 && q.tried[0] === A), JSON.stringify(m.front.requests));
+        const direct = m.regions.flatMap((reg) => reg.requests.filter((q) => !q.viaLb).map((q) => [reg.region, q.path, q.status]));
+        assert.deepEqual(direct, [[A, "/health", 404], [B, "/health", 404]]);
+    });
+
+    it("fails when a region answers directly: ingress is open, Cloud Armor can be bypassed (other regions still listed)", async () => {
+        const m = await deploy([{ region: A, vllm: vllmA.url }, { region: B, vllm: vllmB.url, ingress: "all" }]);
+        const lines: string[] = [];
+        await assert.rejects(smoke({ url: m.front.url, model: MODEL }, { ids: ids(m.front.url), idsFor: ids, pollMs: 10, log: (l) => lines.push(l), regionalUrls: urlsOf(m) }), (e: unknown) => {
+            assert.ok(e instanceof SmokeError);
+            assert.match(e.message, /^1 of 2 regional URLs did not refuse a direct request:\n {2}us-central1: GET http:\/\/127\.0\.0\.1:\d+\/health answered 200 directly: ingress is open, so the front door's Cloud Armor \(its credential rule and per-IP rate limit\) can be bypassed\./);
+            assert.doesNotMatch(e.message, /europe-west4/);
+            return true;
+        });
+        assert.ok(lines.some((l) => l.startsWith(`region ${A}: refused by ingress (404`)), lines.join("\n"));
+        assert.ok(lines.some((l) => l.startsWith(`region ${B}: GET `) && l.includes("answered 200 directly")), lines.join("\n"));
+    });
+
+    it("with an API key, through Cloud Armor's key rule: the key goes on /health too", async () => {
+        const m = await deploy([{ region: A, vllm: keyedA.url }, { region: B, vllm: vllmB.url }], { armor: { accessMode: "iam+key" } });
+        const r = await smoke({ url: m.front.url, model: MODEL, apiKey: KEY }, { ids: ids(m.front.url), idsFor: ids, pollMs: 10, log: quiet, regionalUrls: urlsOf(m) });
+        assert.equal(r.regions?.every((c) => c.ok), true);
+        assert.ok(m.front.requests.every((q) => q.status === 200), JSON.stringify(m.front.requests));
+        const health = m.region(A).requests.find((q) => q.viaLb && q.path === "/health");
+        assert.equal(health?.authorization, `Bearer ${KEY}`);
+        assert.equal(health?.idHeader, "x-serverless-authorization");
+        assert.equal(health?.audience, m.front.url);
+    });
+
+    it("a key Cloud Armor's rule refuses (403 at /health) is explained as Cloud Armor's, at once", async () => {
+        const m = await deploy([{ region: A, vllm: keyedA.url }, { region: B, vllm: vllmB.url }], { armor: { accessMode: "iam+key" } });
+        await assert.rejects(smoke({ url: m.front.url, model: MODEL, apiKey: "short" }, { ids: ids(m.front.url), idsFor: ids, pollMs: 10, log: quiet, regionalUrls: urlsOf(m) }), (e: unknown) => {
+            assert.ok(e instanceof SmokeError);
+            assert.match(e.message, /^GET \/health: 403 Forbidden\. Cloud Armor at the load balancer refuses requests without credentials: with an API key/);
+            return true;
+        });
+        assert.deepEqual(m.front.requests.map((q) => [q.path, q.status, q.tried]), [["/health", 403, []]]);
+    });
+
+    it("Cloud Armor's per-IP rate limit (429) is explained with rateLimitPerMinute", async () => {
+        const m = await deploy([{ region: A, vllm: vllmA.url }, { region: B, vllm: vllmB.url }], { armor: { accessMode: "iam", rateLimitPerMinute: 2 } });
+        await assert.rejects(smoke({ url: m.front.url, model: MODEL }, { ids: ids(m.front.url), idsFor: ids, pollMs: 10, log: quiet, regionalUrls: urlsOf(m) }), (e: unknown) => {
+            assert.ok(e instanceof SmokeError);
+            assert.match(e.message, /^POST \/v1\/chat\/completions: 429 Too Many Requests\. Cloud Armor's per-IP rate limit at the load balancer/);
+            return true;
+        });
+        assert.deepEqual(m.front.requests.map((q) => [q.path, q.status]), [["/health", 200], ["/v1/models", 200], ["/v1/chat/completions", 429]]);
+    });
+
+    it("refuses, before any request, a regional URL that is the service URL itself", async () => {
+        const m = await deploy([{ region: A, vllm: vllmA.url }, { region: B, vllm: vllmB.url }]);
+        await assert.rejects(smoke({ url: m.front.url, model: MODEL }, { ids: ids(m.front.url), pollMs: 10, log: quiet, regionalUrls: { [A]: `${m.front.url}/` } }), /The regional URL of europe-west4 is the service URL itself/);
+        assert.equal(m.front.requests.length, 0);
+    });
+});
+
+/** `npm run smoke -- …` (or SMOKE_COMMAND, as the SmokeTest step runs it) from the project directory, with gcloud's tokens from the fake gcloud. */
+function runSmoke(how: { npmArgs: string[] } | { stepEnv: Record<string, string> }, env: Record<string, string>, pulumiState?: FakePulumiState): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const root = path.resolve(__dirname, "..");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "smoke-cli-"));
+    const bin = path.join(dir, "bin");
+    fs.mkdirSync(path.join(dir, "home"));
+    installFakeGcloud(bin);
+    if (pulumiState !== undefined) {
+        // The fake Pulumi CLI where the project's `npx --no-install pulumi` finds it (see fake-cli.ts).
+        installFakePulumi(path.join(dir, "pulumi-home"));
+        fs.writeFileSync(path.join(dir, "state.json"), JSON.stringify(pulumiState));
+        Object.assign(env, { PULUMI_HOME: path.join(dir, "pulumi-home"), FAKE_PULUMI_STATE: path.join(dir, "state.json"), FAKE_PULUMI_LOG: path.join(dir, "pulumi.log") });
+    }
+    const base: NodeJS.ProcessEnv = {};
+    // Nothing from the developer's own setup leaks in (as in test/cli.test.ts).
+    for (const [k, v] of Object.entries(process.env)) {
+        if (!/^(npm_|GOOGLE_|GCE_|CLOUDSDK_|PULUMI_|VLLM_|TS_NODE_|SERVICE_URL$|SERVED_MODEL_NAME$|SMOKE_|METADATA_SERVER_DETECTION$|NODE_OPTIONS$|NODE_TEST_CONTEXT$)/.test(k)) base[k] = v;
+    }
+    const full: NodeJS.ProcessEnv = {
+        ...base,
+        HOME: path.join(dir, "home"),
+        PATH: `${bin}${path.delimiter}${process.env.PATH ?? ""}`,
+        TS_NODE_TRANSPILE_ONLY: "true",
+        npm_config_update_notifier: "false",
+        METADATA_SERVER_DETECTION: "none",
+        VLLM_ID_TOKEN_SOURCE: "gcloud",
+        FAKE_GCLOUD_ACCOUNT: "you@example.com",
+        ...env,
+        ...("stepEnv" in how ? how.stepEnv : {}),
+    };
+    return new Promise((resolve, reject) => {
+        const child = "npmArgs" in how
+            ? spawn("npm", how.npmArgs, { cwd: root, env: full, stdio: ["ignore", "pipe", "pipe"], detached: true })
+            : spawn("sh", ["-c", SMOKE_COMMAND], { cwd: root, env: full, stdio: ["ignore", "pipe", "pipe"], detached: true });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+        child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+        const timer = setTimeout(() => {
+            if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+        }, 90_000);
+        child.on("error", reject);
+        child.on("close", (code) => {
+            clearTimeout(timer);
+            fs.rmSync(dir, { recursive: true, force: true });
+            resolve({ code, stdout, stderr });
+        });
+    });
+}
+
+describe("npm run smoke -- --regional-url REGION=URL, as typed", () => {
+    const A = "europe-west4";
+    const B = "us-central1";
+    let vllm: FakeVllm;
+    const open: MultiRegion[] = [];
+    before(async () => {
+        vllm = await startFakeVllm({ requireIdToken: false, outputTokens: 8 });
+    });
+    after(async () => {
+        await Promise.all(open.map((m) => m.close()));
+        await vllm.close();
+    });
+
+    it("`npm run smoke -- --regional-url europe-west4=URL --regional-url us-central1=URL` checks the endpoint, then each region", async () => {
+        const m = await startMultiRegion([{ region: A, vllm: vllm.url }, { region: B, vllm: vllm.url }], { armor: { accessMode: "iam" } });
+        open.push(m);
+        const r = await runSmoke({ npmArgs: ["run", "smoke", "--", "--regional-url", `${A}=${m.region(A).url}`, "--regional-url", `${B}=${m.region(B).url}/`] }, {
+            SERVICE_URL: m.front.url,
+            SERVED_MODEL_NAME: MODEL,
+            SMOKE_WAIT_SECONDS: "30",
+            FAKE_GCLOUD_AUDIENCE: m.front.url,
+        });
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /^region europe-west4: refused by ingress \(404: Error: Page not found\. The requested URL was not found on this server\.\)$/m);
+        assert.match(r.stdout, /^region us-central1: refused by ingress \(404/m);
+        assert.match(r.stdout, /^smoke test passed \(also checked: direct requests refused in europe-west4, us-central1\)$/m);
+        const direct = m.regions.flatMap((reg) => reg.requests.filter((q) => !q.viaLb).map((q) => [reg.region, q.path, q.status]));
+        assert.deepEqual(direct, [[A, "/health", 404], [B, "/health", 404]]);
+    });
+
+    it("`npm run smoke` on a deployed multi-region stack checks the regions its outputs list, through serviceUrl", async () => {
+        const m = await startMultiRegion([{ region: A, vllm: vllm.url }, { region: B, vllm: vllm.url }], { armor: { accessMode: "iam" } });
+        open.push(m);
+        const outputs = { serviceUrl: m.front.url, servedModelName: MODEL, accessMode: "iam", regions: [A, B], regionalServiceUrls: { [A]: m.region(A).url, [B]: m.region(B).url } };
+        const r = await runSmoke({ npmArgs: ["run", "smoke"] }, { SMOKE_WAIT_SECONDS: "30", FAKE_GCLOUD_AUDIENCE: m.front.url }, { selected: "dev", stacks: { dev: { outputs } } });
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /^smoke test passed \(also checked: direct requests refused in europe-west4, us-central1\)$/m);
+        assert.ok(m.front.requests.length >= 4 && m.front.requests.every((q) => q.status === 200), JSON.stringify(m.front.requests));
+    });
+
+    it("`npm run smoke` on a single-region stack checks no region (its one regional URL is serviceUrl)", async () => {
+        const outputs = { serviceUrl: vllm.url, servedModelName: MODEL, accessMode: "iam", regions: [A], regionalServiceUrls: { [A]: vllm.url } };
+        const r = await runSmoke({ npmArgs: ["run", "smoke"] }, { SMOKE_WAIT_SECONDS: "30", FAKE_GCLOUD_AUDIENCE: vllm.url }, { selected: "dev", stacks: { dev: { outputs } } });
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /^smoke test passed$/m);
+        assert.doesNotMatch(r.stdout, /^region /m);
+    });
+
+    it("as the SmokeTest step runs it (SMOKE_REGIONAL_URLS): a region whose ingress is open fails the step", async () => {
+        const m = await startMultiRegion([{ region: A, vllm: vllm.url }, { region: B, vllm: vllm.url, ingress: "all" }]);
+        open.push(m);
+        const r = await runSmoke({ stepEnv: { SMOKE_SCRIPT: "client/smoke.ts" } }, {
+            SERVICE_URL: m.front.url,
+            SERVED_MODEL_NAME: MODEL,
+            SMOKE_WAIT_SECONDS: "30",
+            SMOKE_REGIONAL_URLS: JSON.stringify({ [A]: m.region(A).url, [B]: m.region(B).url }),
+            FAKE_GCLOUD_AUDIENCE: m.front.url,
+        });
+        assert.equal(r.code, 1, r.stdout);
+        assert.match(r.stderr, /smoke test failed: 1 of 2 regional URLs did not refuse a direct request:\n {2}us-central1: GET http:\/\/127\.0\.0\.1:\d+\/health answered 200 directly: ingress is open, so the front door's Cloud Armor \(its credential rule and per-IP rate limit\) can be bypassed/);
+    });
+
+    it("a malformed --regional-url stops with the usage (exit 2), before any request", async () => {
+        const r = await runSmoke({ npmArgs: ["run", "smoke", "--", "--regional-url", "https://vllm.a.run.app"] }, { SERVICE_URL: "http://127.0.0.1:9", SERVED_MODEL_NAME: MODEL });
+        assert.equal(r.code, 2, r.stderr);
+        assert.match(r.stderr, /--regional-url takes REGION=URL/);
+        assert.match(r.stderr, /usage: npm run smoke/);
     });
 });
