@@ -6,7 +6,8 @@
 // durations as "60s"), ready for JSON.stringify into gcp.monitoring.Dashboard's dashboardJson.
 //
 // Every chart uses timeSeriesQuery.timeSeriesFilter (not PromQL or MQL) so its filter can be
-// read and checked; every filter pins the project, the service and the region.
+// read and checked; every filter pins the project, the service and the region (with several
+// regions, all of them: `resource.labels.location = one_of(...)`).
 // Aggregation recipes follow Google's samples (GoogleCloudPlatform/monitoring-dashboard-samples:
 // dashboards/google-cloud-run/cloudrun-monitoring.json and dashboards/vllm/vllm-prometheus-2.json).
 import { METRICS_JOB, VLLM_METRICS, gmpMetricType } from "../config/metrics";
@@ -109,13 +110,59 @@ export interface Dashboard {
 
 export interface DashboardOptions {
     project: string;
+    /** The home region; the only one unless `regions` lists more. */
     region: string;
+    /**
+     * Every region the service (same name in each) runs in, home first: `regions[0]` must be
+     * `region`. With two or more, every chart covers all of them, and the request, instance,
+     * latency, GPU utilization and running/waiting charts draw one line per region.
+     * Default: `[region]` (and `[]` means the same).
+     */
+    regions?: readonly string[];
     serviceName: string;
     /** The service's max instance count: drawn as a threshold line on the instance chart. */
     maxInstances: number;
+    /** Each region's own max instance count (only regions in `regions`). Default: `maxInstances` for every region. */
+    maxInstancesByRegion?: Readonly<Record<string, number>>;
     /** Whether the GMP sidecar exports vLLM's metrics (adds the vLLM section). */
     metrics: boolean;
     displayName: string;
+}
+
+/** The regions a service runs in, as the dashboard and the alert policies use them. */
+export interface RegionPlan {
+    /** The home region (`region`), first of `regions`. */
+    home: string;
+    /** Every region, home first. */
+    regions: readonly string[];
+    /** Two or more regions: filters take all of them and per-region charts and alerts split by `location`. */
+    multi: boolean;
+    /** Each region's max instance count. */
+    maxInstances: Readonly<Record<string, number>>;
+}
+
+/** A Cloud Run region name (us-central1, europe-west4): safe in a filter literal and in a PromQL regex without escaping. */
+const REGION = /^[a-z][a-z0-9-]*[0-9]$/;
+
+/**
+ * Checks and completes the region arguments shared by the dashboard and the alert policies:
+ * `regions` defaults to `[region]` and must start with it; `maxInstancesByRegion` defaults to
+ * `maxInstances` for every region. With one region nothing is checked beyond what the filters
+ * check, so a single-region stack's dashboard and policies stay exactly as they were.
+ */
+export function regionPlan(region: string, regions: readonly string[] | undefined, maxInstances: number, maxInstancesByRegion?: Readonly<Record<string, number>>): RegionPlan {
+    const list = regions === undefined || regions.length === 0 ? [region] : [...regions];
+    if (list[0] !== region) throw new Error(`regions must start with the home region ${JSON.stringify(region)}, got ${JSON.stringify(list)}`);
+    if (new Set(list).size !== list.length) throw new Error(`regions lists a region twice: ${JSON.stringify(list)}`);
+    const multi = list.length > 1;
+    if (multi) {
+        for (const r of list) if (!REGION.test(r)) throw new Error(`region ${JSON.stringify(r)} is not a Cloud Run region name`);
+    }
+    for (const [r, n] of Object.entries(maxInstancesByRegion ?? {})) {
+        if (!list.includes(r)) throw new Error(`maxInstancesByRegion names ${JSON.stringify(r)}, which is not in regions (${list.join(", ")})`);
+        if (!Number.isInteger(n) || n < 1) throw new Error(`maxInstancesByRegion[${JSON.stringify(r)}] must be a positive integer, got ${n}`);
+    }
+    return { home: region, regions: list, multi, maxInstances: Object.fromEntries(list.map((r) => [r, maxInstancesByRegion?.[r] ?? maxInstances])) };
 }
 
 /** A filter value as a quoted literal; only characters that need no escaping in a Monitoring filter. */
@@ -124,9 +171,14 @@ function literal(value: string, what: string): string {
     return `"${value}"`;
 }
 
-/** `key = "value" AND ...`, the Monitoring filter syntax. */
-function filterOf(clauses: readonly (readonly [string, string])[]): string {
-    return clauses.map(([k, v]) => `${k} = ${literal(v, k)}`).join(" AND ");
+/**
+ * `key = "value" AND ...`, the Monitoring filter syntax; a list of values is
+ * `key = one_of("a", "b")`, the filter syntax's function for "equals any of"
+ * (https://cloud.google.com/monitoring/api/v3/filters; Google's own samples use it on resource
+ * labels, e.g. GoogleCloudPlatform/monitoring-dashboard-samples alerts/google-cloud-chronicle).
+ */
+function filterOf(clauses: readonly (readonly [string, string | readonly string[]])[]): string {
+    return clauses.map(([k, v]) => `${k} = ${typeof v === "string" ? literal(v, k) : `one_of(${v.map((x) => literal(x, k)).join(", ")})`}`).join(" AND ");
 }
 
 interface Series {
@@ -171,10 +223,14 @@ const PERCENTILES = [50, 95, 99] as const;
 type Percentile = (typeof PERCENTILES)[number];
 const percentileReducer = (p: Percentile): Reducer => `REDUCE_PERCENTILE_${p}`;
 
-/** p50/p95/p99 lines of a distribution: merge the series' distributions, then take the percentile. */
-function percentiles(filter: string, aligner: Aligner, which: readonly Percentile[], unit?: string, legendSuffix = ""): Series[] {
-    return which.map((p) => ({ filter, aligner, reducer: percentileReducer(p), legend: `p${p}${legendSuffix}`, unit }));
+/** p50/p95/p99 lines of a distribution: merge the series' distributions (per `groupBy` group), then take the percentile. */
+function percentiles(filter: string, aligner: Aligner, which: readonly Percentile[], unit?: string, legendSuffix = "", groupBy?: string[]): Series[] {
+    return which.map((p) => ({ filter, aligner, reducer: percentileReducer(p), groupBy, legend: `p${p}${legendSuffix}`, unit }));
 }
+
+/** Group-by field and legend of a per-region line. */
+const BY_REGION = "resource.label.location";
+const REGION_LEGEND = "${resource.labels.location}";
 
 interface Section {
     title: string;
@@ -210,46 +266,81 @@ function layout(sections: Section[]): Tile[] {
     return tiles;
 }
 
-function cloudRunSection(o: DashboardOptions): Section {
+function cloudRunSection(o: DashboardOptions, plan: RegionPlan): Section {
     const f = (metricType: string) => filterOf([
         ["metric.type", metricType],
         ["resource.type", "cloud_run_revision"],
         ["resource.labels.project_id", o.project],
         ["resource.labels.service_name", o.serviceName],
-        ["resource.labels.location", o.region],
+        ["resource.labels.location", plan.multi ? plan.regions : o.region],
     ]);
     const rate = (metricType: string, legend: string, groupBy?: string[]): Series =>
         ({ filter: f(metricType), aligner: "ALIGN_RATE", reducer: "REDUCE_SUM", groupBy, legend });
+    const billable = chart("Billable instance time (billed instance-seconds per second)", "instances billed", [
+        { ...rate(CLOUD_RUN_METRICS.billableInstanceTime, "billable instance-seconds per second"), plot: "STACKED_AREA" },
+    ]);
+    const startup = chart("Instance startup latency (p50, p95)", "startup time", percentiles(f(CLOUD_RUN_METRICS.startupLatencies), "ALIGN_DELTA", [50, 95], "ms"));
+    const gpuMemory = chart("GPU memory used (p50, p99)", "memory", percentiles(f(CLOUD_RUN_GPU_METRICS.memoryUsage), "ALIGN_SUM", [50, 99]));
+    if (!plan.multi) {
+        const max = plan.maxInstances[o.region];
+        return {
+            title: "Cloud Run",
+            subtitle: `Service ${o.serviceName} in ${o.region}: Cloud Run's built-in metrics, all revisions together.`,
+            charts: [
+                chart("Requests per second, by response code class", "requests/s", [
+                    { ...rate(CLOUD_RUN_METRICS.requestCount, "${metric.labels.response_code_class}", ["metric.label.response_code_class"]), plot: "STACKED_BAR" },
+                ]),
+                chart("Request latency (p50, p95, p99)", "latency", percentiles(f(CLOUD_RUN_METRICS.requestLatencies), "ALIGN_DELTA", PERCENTILES, "ms")),
+                chart(`Instances, by state (the service allows at most ${max})`, "instances", [{
+                    filter: f(CLOUD_RUN_METRICS.instanceCount), aligner: "ALIGN_MAX", reducer: "REDUCE_SUM",
+                    groupBy: ["metric.label.state"], legend: "${metric.labels.state}", plot: "STACKED_AREA",
+                }], [{ label: "maxInstances", value: max, color: "YELLOW", direction: "ABOVE", targetAxis: "Y1" }]),
+                startup,
+                chart("GPU utilization (p50, p95, p99)", "utilization", percentiles(f(CLOUD_RUN_GPU_METRICS.utilization), "ALIGN_SUM", PERCENTILES)),
+                gpuMemory,
+                billable,
+            ],
+        };
+    }
+    // Several regions: the charts that say whether one region is in trouble get a line per
+    // region (grouped by the resource's location); the rest are summed or merged across regions.
+    const perRegion = ` ${REGION_LEGEND}`;
     return {
         title: "Cloud Run",
-        subtitle: `Service ${o.serviceName} in ${o.region}: Cloud Run's built-in metrics, all revisions together.`,
+        subtitle: `Service ${o.serviceName} in ${plan.regions.length} regions (${plan.regions.join(", ")}; home ${plan.home}): Cloud Run's built-in metrics, all revisions together. Requests, instances, request latency and GPU utilization per region; the rest across regions.`,
         charts: [
-            chart("Requests per second, by response code class", "requests/s", [
-                { ...rate(CLOUD_RUN_METRICS.requestCount, "${metric.labels.response_code_class}", ["metric.label.response_code_class"]), plot: "STACKED_BAR" },
+            chart("Requests per second, by region and response code class", "requests/s", [
+                { ...rate(CLOUD_RUN_METRICS.requestCount, `${REGION_LEGEND} \${metric.labels.response_code_class}`, [BY_REGION, "metric.label.response_code_class"]), plot: "STACKED_BAR" },
             ]),
-            chart("Request latency (p50, p95, p99)", "latency", percentiles(f(CLOUD_RUN_METRICS.requestLatencies), "ALIGN_DELTA", PERCENTILES, "ms")),
-            chart(`Instances, by state (the service allows at most ${o.maxInstances})`, "instances", [{
+            chart("Request latency (p50, p95, p99), by region", "latency", percentiles(f(CLOUD_RUN_METRICS.requestLatencies), "ALIGN_DELTA", PERCENTILES, "ms", perRegion, [BY_REGION])),
+            // Lines, not stacked: each region's line is compared with that region's maximum.
+            chart(`Instances, by region and state (at most ${plan.regions.map((r) => `${plan.maxInstances[r]} in ${r}`).join(", ")})`, "instances", [{
                 filter: f(CLOUD_RUN_METRICS.instanceCount), aligner: "ALIGN_MAX", reducer: "REDUCE_SUM",
-                groupBy: ["metric.label.state"], legend: "${metric.labels.state}", plot: "STACKED_AREA",
-            }], [{ label: "maxInstances", value: o.maxInstances, color: "YELLOW", direction: "ABOVE", targetAxis: "Y1" }]),
-            chart("Instance startup latency (p50, p95)", "startup time", percentiles(f(CLOUD_RUN_METRICS.startupLatencies), "ALIGN_DELTA", [50, 95], "ms")),
-            chart("GPU utilization (p50, p95, p99)", "utilization", percentiles(f(CLOUD_RUN_GPU_METRICS.utilization), "ALIGN_SUM", PERCENTILES)),
-            chart("GPU memory used (p50, p99)", "memory", percentiles(f(CLOUD_RUN_GPU_METRICS.memoryUsage), "ALIGN_SUM", [50, 99])),
-            chart("Billable instance time (billed instance-seconds per second)", "instances billed", [
-                { ...rate(CLOUD_RUN_METRICS.billableInstanceTime, "billable instance-seconds per second"), plot: "STACKED_AREA" },
-            ]),
+                groupBy: [BY_REGION, "metric.label.state"], legend: `${REGION_LEGEND} \${metric.labels.state}`,
+            }], maxThresholds(plan)),
+            startup,
+            chart("GPU utilization (p50, p95, p99), by region", "utilization", percentiles(f(CLOUD_RUN_GPU_METRICS.utilization), "ALIGN_SUM", PERCENTILES, undefined, perRegion, [BY_REGION])),
+            gpuMemory,
+            billable,
         ],
     };
 }
 
-function vllmSection(o: DashboardOptions): Section {
+/** One maxInstances line per distinct maximum, naming the regions it applies to. */
+function maxThresholds(plan: RegionPlan): Threshold[] {
+    const byValue = new Map<number, string[]>();
+    for (const r of plan.regions) byValue.set(plan.maxInstances[r], [...(byValue.get(plan.maxInstances[r]) ?? []), r]);
+    return [...byValue].map(([value, regions]) => ({ label: `maxInstances (${regions.join(", ")})`, value, color: "YELLOW", direction: "ABOVE", targetAxis: "Y1" }));
+}
+
+function vllmSection(o: DashboardOptions, plan: RegionPlan): Section {
     // The GMP Cloud Run sidecar writes vLLM's series on prometheus_target with cluster "__run__",
     // namespace = the Cloud Run service, job = the RunMonitoring name (see config/metrics.ts).
     const f = (name: string) => filterOf([
         ["metric.type", gmpMetricType(name)],
         ["resource.type", "prometheus_target"],
         ["resource.labels.project_id", o.project],
-        ["resource.labels.location", o.region],
+        ["resource.labels.location", plan.multi ? plan.regions : o.region],
         ["resource.labels.cluster", "__run__"],
         ["resource.labels.namespace", o.serviceName],
         ["resource.labels.job", METRICS_JOB],
@@ -258,14 +349,18 @@ function vllmSection(o: DashboardOptions): Section {
     const hist = (name: string, which: readonly Percentile[], suffix = "") => percentiles(f(name), "ALIGN_DELTA", which, "s", suffix);
     const counterRate = (name: string, legend: string, groupBy?: string[]): Series =>
         ({ filter: f(name), aligner: "ALIGN_RATE", reducer: "REDUCE_SUM", groupBy, legend });
-    const gaugeSum = (name: string, legend: string): Series =>
-        ({ filter: f(name), aligner: "ALIGN_MEAN", reducer: "REDUCE_SUM", legend });
+    // With several regions, running and waiting are per region: a queue in one region is what to see.
+    const gaugeSum = (name: string, legend: string): Series => plan.multi
+        ? { filter: f(name), aligner: "ALIGN_MEAN", reducer: "REDUCE_SUM", groupBy: [BY_REGION], legend: `${legend} ${REGION_LEGEND}` }
+        : { filter: f(name), aligner: "ALIGN_MEAN", reducer: "REDUCE_SUM", legend };
     const gaugeMax = (name: string, legend: string): Series =>
         ({ filter: f(name), aligner: "ALIGN_MAX", reducer: "REDUCE_MAX", legend, unit: "10^2.%" });
     const bare = (name: string) => name.replace(/^vllm:/, "");
     return {
         title: "vLLM",
-        subtitle: "vLLM's own metrics, scraped by the Managed Service for Prometheus sidecar, summed or merged across instances.",
+        subtitle: plan.multi
+            ? `vLLM's own metrics from ${plan.regions.join(", ")}, scraped by the Managed Service for Prometheus sidecar, summed or merged across instances and regions; requests running and waiting per region.`
+            : "vLLM's own metrics, scraped by the Managed Service for Prometheus sidecar, summed or merged across instances.",
         charts: [
             chart("Time to first token (p50, p95, p99)", "seconds", hist(VLLM_METRICS.ttft, PERCENTILES)),
             // vLLM 0.10.2 exports both names (same values); later releases only the new one.
@@ -281,7 +376,7 @@ function vllmSection(o: DashboardOptions): Section {
                 counterRate(VLLM_METRICS.generationTokens, "generated tokens/s"),
                 counterRate(VLLM_METRICS.promptTokens, "prompt tokens/s"),
             ]),
-            chart("Requests running vs waiting (all instances)", "requests", [
+            chart(plan.multi ? "Requests running vs waiting, by region (all instances)" : "Requests running vs waiting (all instances)", "requests", [
                 gaugeSum(VLLM_METRICS.running, "running"),
                 gaugeSum(VLLM_METRICS.waiting, "waiting"),
             ]),
@@ -298,11 +393,12 @@ function vllmSection(o: DashboardOptions): Section {
     };
 }
 
-/** The dashboard for one service: Cloud Run's metrics, plus vLLM's when `metrics` is on. */
+/** The dashboard for one service (in one region or several): Cloud Run's metrics, plus vLLM's when `metrics` is on. */
 export function dashboardDefinition(opts: DashboardOptions): Dashboard {
     if (!Number.isInteger(opts.maxInstances) || opts.maxInstances < 1) throw new Error(`maxInstances must be a positive integer, got ${opts.maxInstances}`);
-    const sections = [cloudRunSection(opts)];
-    if (opts.metrics) sections.push(vllmSection(opts));
+    const plan = regionPlan(opts.region, opts.regions, opts.maxInstances, opts.maxInstancesByRegion);
+    const sections = [cloudRunSection(opts, plan)];
+    if (opts.metrics) sections.push(vllmSection(opts, plan));
     return {
         displayName: opts.displayName,
         mosaicLayout: { columns: DASHBOARD_COLUMNS, tiles: layout(sections) },

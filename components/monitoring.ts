@@ -3,7 +3,7 @@
 // metrics sidecar itself belongs to the service's containers (components/service.ts).
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
-import { dashboardDefinition } from "./dashboard";
+import { RegionPlan, dashboardDefinition, regionPlan } from "./dashboard";
 import { ProviderAuth, projectBilledProvider } from "./billed-provider";
 import { METRICS_JOB, VLLM_METRICS } from "../config/metrics";
 
@@ -32,14 +32,25 @@ export interface AlertArgs {
 
 export interface ServiceMonitoringArgs {
     project: string;
-    /** Plain values: the dashboard and the filters are built before anything exists. */
+    /** Plain values: the dashboard and the filters are built before anything exists. The home region. */
     region: string;
+    /**
+     * Every region the service runs in under the same name, home first (`regions[0]` must be
+     * `region`). With two or more, the dashboard covers all of them, and the 5xx, queue,
+     * at-maxInstances and failed-revision alerts fire per region. Default: `[region]` (`[]` means the same).
+     */
+    regions?: readonly string[];
     serviceName: string;
-    /** The service's URL, for the uptime check's host. */
+    /**
+     * The home region's run.app URL, for the uptime check's host (also with several regions: the
+     * check goes to the home region directly, not through the load balancer).
+     */
     serviceUrl: pulumi.Input<string>;
-    /** The deployed Cloud Run service: grants on it wait for it to exist (the build comes first, so that takes long). */
+    /** The home region's deployed Cloud Run service: grants on it wait for it to exist (the build comes first, so that takes long). */
     deployedService: gcp.cloudrunv2.Service;
     maxInstances: number;
+    /** Each region's own maxInstances (only regions in `regions`). Default: `maxInstances` for every region. */
+    maxInstancesByRegion?: Readonly<Record<string, number>>;
     /** Requests per instance (named in the saturation alert's advice). */
     concurrency: number;
     /** vLLM's metrics are collected (charts and the queue alert need them). */
@@ -59,34 +70,73 @@ export interface ServiceMonitoringArgs {
     labels?: Record<string, string>;
 }
 
+/** One region, or several (the same service name in each). */
+type Regions = string | readonly string[];
+const regionList = (regions: Regions): readonly string[] => (typeof regions === "string" ? [regions] : regions);
+
+/**
+ * The PromQL matcher of the `location` label: `location="r"` for one region; for several an
+ * alternation, which Prometheus anchors (https://prometheus.io/docs/prometheus/latest/querying/basics/#time-series-selectors).
+ * Region names have no regex metacharacter; anything else is refused rather than escaped.
+ */
+function locationMatcher(regions: Regions): string {
+    const list = regionList(regions);
+    if (list.length === 1) return `location="${list[0]}"`;
+    for (const r of list) if (!/^[a-z][a-z0-9-]*$/.test(r)) throw new Error(`region ${JSON.stringify(r)} cannot go in a PromQL regex`);
+    return `location=~"${list.join("|")}"`;
+}
+
+/** PromQL aggregation: across everything for one region, per `location` for several (so each region is judged on its own). */
+const aggregate = (op: "sum" | "max", regions: Regions): string => (regionList(regions).length > 1 ? `${op} by (location)` : op);
+
 /** The PromQL selector of this service's built-in Cloud Run series. */
-function runSelector(serviceName: string, region: string, extra = ""): string {
-    return `{monitored_resource="cloud_run_revision",service_name="${serviceName}",location="${region}"${extra}}`;
+function runSelector(serviceName: string, regions: Regions, extra = ""): string {
+    return `{monitored_resource="cloud_run_revision",service_name="${serviceName}",${locationMatcher(regions)}${extra}}`;
 }
 
 /** The PromQL selector of this service's vLLM series as the sidecar writes them. */
-function vllmSelector(serviceName: string, region: string): string {
+function vllmSelector(serviceName: string, regions: Regions): string {
     // Prometheus metrics live on prometheus_target only: no monitored_resource label needed.
-    return `{cluster="__run__",namespace="${serviceName}",location="${region}",job="${METRICS_JOB}"}`;
+    return `{cluster="__run__",namespace="${serviceName}",${locationMatcher(regions)},job="${METRICS_JOB}"}`;
 }
 
-/** The 5xx ratio query: above the threshold over 5 minutes, with at least one request a minute (an idle service has no ratio). */
-export function errorRatioQuery(serviceName: string, region: string, percent: number): string {
-    const rate = (extra: string) => `sum(rate(run_googleapis_com:request_count${runSelector(serviceName, region, extra)}[5m]))`;
+/**
+ * The 5xx ratio query: above the threshold over 5 minutes, with at least one request a minute (an
+ * idle service has no ratio). With several regions, a ratio per region: every term is summed by
+ * location, and `/`, `>` and `and` match series on that label.
+ */
+export function errorRatioQuery(serviceName: string, regions: Regions, percent: number): string {
+    const rate = (extra: string) => `${aggregate("sum", regions)}(rate(run_googleapis_com:request_count${runSelector(serviceName, regions, extra)}[5m]))`;
     return `(${rate(',response_code_class="5xx"')} / ${rate("")}) > ${percent / 100} and ${rate("")} > ${1 / 60}`;
 }
 
-/** vLLM's waiting queue, the largest across instances. */
-export function queueQuery(serviceName: string, region: string): string {
-    return `max(${VLLM_METRICS.waiting}${vllmSelector(serviceName, region)}) > 0`;
+/** vLLM's waiting queue, the largest across instances (per region with several). */
+export function queueQuery(serviceName: string, regions: Regions): string {
+    return `${aggregate("max", regions)}(${VLLM_METRICS.waiting}${vllmSelector(serviceName, regions)}) > 0`;
 }
 
-/** The log entry Cloud Run writes when a revision's Ready condition turns False (its audit log; filter as in chainguard-dev/terraform-infra-common modules/alerting). */
-export function failedRevisionFilter(serviceName: string, region: string): string {
+/** The Cloud Monitoring filter of this service's active instances in one region (the at-maxInstances condition). */
+export function activeInstancesFilter(serviceName: string, region: string): string {
     return [
+        `metric.type="run.googleapis.com/container/instance_count"`,
         `resource.type="cloud_run_revision"`,
         `resource.labels.service_name="${serviceName}"`,
         `resource.labels.location="${region}"`,
+        `metric.labels.state="active"`,
+    ].join(" AND ");
+}
+
+/**
+ * The log entry Cloud Run writes when a revision's Ready condition turns False (its audit log;
+ * filter as in chainguard-dev/terraform-infra-common modules/alerting). Several regions are an OR
+ * group in parentheses (Logging query language: https://cloud.google.com/logging/docs/view/logging-query-language).
+ */
+export function failedRevisionFilter(serviceName: string, regions: Regions): string {
+    const list = regionList(regions);
+    return [
+        `resource.type="cloud_run_revision"`,
+        `resource.labels.service_name="${serviceName}"`,
+        list.length === 1 ? `resource.labels.location="${list[0]}"` : `(${list.map((r) => `resource.labels.location="${r}"`).join(" OR ")})`,
         "severity>=ERROR",
         `protoPayload.status.message:"Ready condition status changed to False"`,
     ].join(" AND ");
@@ -106,13 +156,20 @@ export class ServiceMonitoring extends pulumi.ComponentResource {
     constructor(name: string, args: ServiceMonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
         super("vllm-cloudrun:monitoring:ServiceMonitoring", name, {}, opts);
         const { region, serviceName } = args;
+        const plan = regionPlan(region, args.regions, args.maxInstances, args.maxInstancesByRegion);
+        // Names and condition titles that say an alert is about one region of several (empty with one region).
+        const inARegion = plan.multi ? " in a region" : "";
+        const perRegion = plan.multi ? ", per region" : "";
 
         this.dashboard = new gcp.monitoring.Dashboard(
             `${name}-dashboard`,
             {
                 project: args.project,
                 dashboardJson: JSON.stringify(
-                    dashboardDefinition({ project: args.project, region, serviceName, maxInstances: args.maxInstances, metrics: args.metrics, displayName: `${args.title}: vLLM on Cloud Run` }),
+                    dashboardDefinition({
+                        project: args.project, region, regions: plan.regions, serviceName, maxInstances: args.maxInstances, maxInstancesByRegion: plan.maxInstances,
+                        metrics: args.metrics, displayName: `${args.title}: vLLM on Cloud Run`,
+                    }),
                 ),
             },
             { parent: this },
@@ -135,22 +192,31 @@ export class ServiceMonitoring extends pulumi.ComponentResource {
             const errorPercent = alerts.errorPercent ?? 5;
             policies.push({
                 key: "errors",
-                displayName: `${args.title}: ${errorPercent}%+ of requests fail (5xx)`,
+                displayName: `${args.title}: ${errorPercent}%+ of requests fail (5xx)${inARegion}`,
                 args: {
                     severity: "ERROR",
                     conditions: [{
-                        displayName: `5xx above ${errorPercent}% for 5 minutes`,
-                        conditionPrometheusQueryLanguage: { query: errorRatioQuery(serviceName, region, errorPercent), duration: "300s", evaluationInterval: "60s" },
+                        displayName: `5xx above ${errorPercent}% for 5 minutes${perRegion}`,
+                        conditionPrometheusQueryLanguage: { query: errorRatioQuery(serviceName, plan.regions, errorPercent), duration: "300s", evaluationInterval: "60s" },
                     }],
                     documentation: doc(
-                        `${serviceName}: more than ${errorPercent}% of requests answer 5xx`,
-                        [
-                            `More than ${errorPercent}% of the requests to Cloud Run service \`${serviceName}\` (${region}) answered 5xx for 5 minutes.`,
-                            "",
-                            "- 503 or 429 with no container log: no instance could take the request (all at maxInstances, or a GPU instance could not start). Raise `maxInstances` (`npx pulumi config set maxInstances N`, within the GPU quota) or keep one warm (`minInstances 1`).",
-                            "- 500 from vLLM: read the container log: `gcloud run services logs read " + serviceName + " --region " + region + "`.",
-                            `- To change the threshold: \`npx pulumi config set alertErrorPercent N\`.`,
-                        ],
+                        `${serviceName}: more than ${errorPercent}% of requests answer 5xx${inARegion}`,
+                        plan.multi
+                            ? [
+                                `More than ${errorPercent}% of the requests to Cloud Run service \`${serviceName}\` in one region answered 5xx for 5 minutes. ${judgedPerRegion(plan)}`,
+                                "",
+                                `- 503 or 429 with no container log: no instance in that region could take the request (all at maxInstances, or a GPU instance could not start). Raise its maximum (\`npx pulumi config set maxInstances N\` for every region, or a \`regionMaxInstances\` entry REGION=N for one; within the GPU quota) or keep one warm there (\`regionMinInstances\` REGION=1).`,
+                                "- 500 from vLLM: read that region's container log:",
+                                ...regionLines(plan, (r) => `\`gcloud run services logs read ${serviceName} --region ${r}\``),
+                                `- To change the threshold: \`npx pulumi config set alertErrorPercent N\`.`,
+                            ]
+                            : [
+                                `More than ${errorPercent}% of the requests to Cloud Run service \`${serviceName}\` (${region}) answered 5xx for 5 minutes.`,
+                                "",
+                                "- 503 or 429 with no container log: no instance could take the request (all at maxInstances, or a GPU instance could not start). Raise `maxInstances` (`npx pulumi config set maxInstances N`, within the GPU quota) or keep one warm (`minInstances 1`).",
+                                "- 500 from vLLM: read the container log: `gcloud run services logs read " + serviceName + " --region " + region + "`.",
+                                `- To change the threshold: \`npx pulumi config set alertErrorPercent N\`.`,
+                            ],
                     ),
                     alertStrategy: { autoClose: "1800s" },
                 },
@@ -159,60 +225,76 @@ export class ServiceMonitoring extends pulumi.ComponentResource {
                 const minutes = alerts.queueMinutes ?? 5;
                 policies.push({
                     key: "queue",
-                    displayName: `${args.title}: requests queued in vLLM for ${minutes}+ minutes`,
+                    displayName: `${args.title}: requests queued in vLLM for ${minutes}+ minutes${inARegion}`,
                     args: {
                         severity: "WARNING",
                         conditions: [{
-                            displayName: `vllm:num_requests_waiting above 0 for ${minutes} minutes`,
+                            displayName: `vllm:num_requests_waiting above 0 for ${minutes} minutes${perRegion}`,
                             // The metric exists only after the sidecar's first scrape.
-                            conditionPrometheusQueryLanguage: { query: queueQuery(serviceName, region), duration: `${minutes * 60}s`, evaluationInterval: "60s", disableMetricValidation: true },
+                            conditionPrometheusQueryLanguage: { query: queueQuery(serviceName, plan.regions), duration: `${minutes * 60}s`, evaluationInterval: "60s", disableMetricValidation: true },
                         }],
                         documentation: doc(
-                            `${serviceName}: requests wait in vLLM's queue`,
+                            `${serviceName}: requests wait in vLLM's queue${inARegion}`,
                             [
-                                `Requests have waited in vLLM's queue on \`${serviceName}\` for ${minutes} minutes: the instances are saturated (vLLM admits a request only when the KV cache can hold it).`,
+                                plan.multi
+                                    ? `Requests have waited in vLLM's queue on \`${serviceName}\` in one region for ${minutes} minutes: that region's instances are saturated (vLLM admits a request only when the KV cache can hold it). ${judgedPerRegion(plan)}`
+                                    : `Requests have waited in vLLM's queue on \`${serviceName}\` for ${minutes} minutes: the instances are saturated (vLLM admits a request only when the KV cache can hold it).`,
                                 "",
-                                `- More instances: \`npx pulumi config set maxInstances N\` (needs the GPU quota; preview checks it).`,
+                                plan.multi
+                                    ? `- More instances: \`npx pulumi config set maxInstances N\` for every region, or a \`regionMaxInstances\` entry REGION=N for one (needs the GPU quota; preview checks it).`
+                                    : `- More instances: \`npx pulumi config set maxInstances N\` (needs the GPU quota; preview checks it).`,
                                 `- Fewer requests per instance, so Cloud Run sends the rest to other instances: \`npx pulumi config set concurrency N\` (now ${args.concurrency}).`,
                                 "- More KV cache per instance: a shorter `maxModelLen`, or `quantization fp8`.",
-                                "- The dashboard's KV-cache and preemption charts show which limit is hit.",
+                                plan.multi
+                                    ? "- The dashboard's KV-cache and preemption charts show which limit is hit; its running-vs-waiting chart shows the region."
+                                    : "- The dashboard's KV-cache and preemption charts show which limit is hit.",
                             ],
                         ),
                         alertStrategy: { autoClose: "1800s" },
                     },
                 });
             }
+            const home = plan.maxInstances[region];
             policies.push({
                 key: "at-max",
-                displayName: `${args.title}: all ${args.maxInstances} instance(s) busy for 15 minutes`,
+                displayName: plan.multi
+                    ? `${args.title}: all instances in a region busy for 15 minutes`
+                    : `${args.title}: all ${home} instance(s) busy for 15 minutes`,
                 args: {
                     severity: "WARNING",
-                    conditions: [{
-                        displayName: `active instances at maxInstances (${args.maxInstances}) for 15 minutes`,
+                    // A threshold condition has one threshold, and the regions' maximums may differ:
+                    // one condition per region, each on that region's series; the policy's combiner
+                    // OR opens an incident for whichever region is at its maximum.
+                    conditions: plan.regions.map((r) => ({
+                        displayName: `${plan.multi ? `${r}: ` : ""}active instances at maxInstances (${plan.maxInstances[r]}) for 15 minutes`,
                         conditionThreshold: {
-                            filter: [
-                                `metric.type="run.googleapis.com/container/instance_count"`,
-                                `resource.type="cloud_run_revision"`,
-                                `resource.labels.service_name="${serviceName}"`,
-                                `resource.labels.location="${region}"`,
-                                `metric.labels.state="active"`,
-                            ].join(" AND "),
+                            filter: activeInstancesFilter(serviceName, r),
                             aggregations: [{ alignmentPeriod: "60s", perSeriesAligner: "ALIGN_MAX", crossSeriesReducer: "REDUCE_SUM", groupByFields: ["resource.labels.service_name"] }],
                             // The API takes only COMPARISON_GT and COMPARISON_LT (alert.proto): > max - 0.5 is >= max.
                             comparison: "COMPARISON_GT",
-                            thresholdValue: args.maxInstances - 0.5,
+                            thresholdValue: plan.maxInstances[r] - 0.5,
                             duration: "900s",
                             trigger: { count: 1 },
                         },
-                    }],
+                    })),
                     documentation: doc(
-                        `${serviceName}: every instance is busy`,
-                        [
-                            `All ${args.maxInstances} instance(s) of \`${serviceName}\` have been serving requests for 15 minutes: new requests wait up to 10 s for a free slot and then fail with 429.`,
-                            "",
-                            "- Raise `maxInstances` (`npx pulumi config set maxInstances N`; the GPU quota must cover it, and preview checks it).",
-                            "- With maxInstances 1 this opens whenever the one GPU is busy for 15 minutes: it says capacity is used up, not that anything is broken.",
-                        ],
+                        `${serviceName}: every instance${inARegion} is busy`,
+                        plan.multi
+                            ? [
+                                `All instances of \`${serviceName}\` in one region have been serving requests for 15 minutes: new requests that reach that region wait up to 10 s for a free slot and then fail with 429. The policy has one condition per region (a threshold condition has a single threshold, and each region has its own maxInstances); the condition's name says the region.`,
+                                "",
+                                "Each region's maxInstances:",
+                                ...regionLines(plan, (r) => `${plan.maxInstances[r]} (\`gcloud run services describe ${serviceName} --region ${r}\`)`),
+                                "",
+                                "- Raise the region's maximum: a `regionMaxInstances` entry REGION=N, or `npx pulumi config set maxInstances N` for every region (the GPU quota must cover it, and preview checks it).",
+                                "- With maxInstances 1 in a region this opens whenever its one GPU is busy for 15 minutes: it says capacity is used up, not that anything is broken.",
+                            ]
+                            : [
+                                `All ${home} instance(s) of \`${serviceName}\` have been serving requests for 15 minutes: new requests wait up to 10 s for a free slot and then fail with 429.`,
+                                "",
+                                "- Raise `maxInstances` (`npx pulumi config set maxInstances N`; the GPU quota must cover it, and preview checks it).",
+                                "- With maxInstances 1 this opens whenever the one GPU is busy for 15 minutes: it says capacity is used up, not that anything is broken.",
+                            ],
                     ),
                     alertStrategy: { autoClose: "1800s" },
                 },
@@ -224,24 +306,40 @@ export class ServiceMonitoring extends pulumi.ComponentResource {
                     severity: "CRITICAL",
                     conditions: [{
                         displayName: "Ready condition changed to False",
-                        conditionMatchedLog: { filter: failedRevisionFilter(serviceName, region), labelExtractors: { revision: "EXTRACT(resource.labels.revision_name)" } },
+                        conditionMatchedLog: {
+                            filter: failedRevisionFilter(serviceName, plan.regions),
+                            // Each combination of extracted values notifies on its own (alert.proto LogMatch.label_extractors): per revision, and per region.
+                            labelExtractors: plan.multi
+                                ? { revision: "EXTRACT(resource.labels.revision_name)", location: "EXTRACT(resource.labels.location)" }
+                                : { revision: "EXTRACT(resource.labels.revision_name)" },
+                        },
                     }],
                     documentation: doc(
-                        `${serviceName}: revision \${log.extracted_label.revision} is not ready`,
-                        [
-                            `A revision of \`${serviceName}\` failed to become ready; the previous revision keeps serving.`,
-                            "",
-                            "- Its log says why: `gcloud run revisions describe REVISION --region " + region + "` and `gcloud run services logs read " + serviceName + " --region " + region + "`.",
-                            "- Startup probe failed: the model needs longer to load (README \"Cold starts\"), or vLLM exited (out of GPU memory: a shorter `maxModelLen`, fewer `concurrency`).",
-                            "- Quota or capacity: no GPU could be allocated in the region.",
-                        ],
+                        plan.multi
+                            ? `${serviceName}: revision \${log.extracted_label.revision} in \${log.extracted_label.location} is not ready`
+                            : `${serviceName}: revision \${log.extracted_label.revision} is not ready`,
+                        plan.multi
+                            ? [
+                                `A revision of \`${serviceName}\` in region \${log.extracted_label.location} failed to become ready; that region's previous revision keeps serving, and the other regions are not affected.`,
+                                "",
+                                "- Its log says why; in that region:",
+                                ...regionLines(plan, (r) => `\`gcloud run revisions describe REVISION --region ${r}\` and \`gcloud run services logs read ${serviceName} --region ${r}\``),
+                                "- Startup probe failed: the model needs longer to load (README \"Cold starts\"), or vLLM exited (out of GPU memory: a shorter `maxModelLen`, fewer `concurrency`).",
+                                "- Quota or capacity: no GPU could be allocated in the region.",
+                            ]
+                            : [
+                                `A revision of \`${serviceName}\` failed to become ready; the previous revision keeps serving.`,
+                                "",
+                                "- Its log says why: `gcloud run revisions describe REVISION --region " + region + "` and `gcloud run services logs read " + serviceName + " --region " + region + "`.",
+                                "- Startup probe failed: the model needs longer to load (README \"Cold starts\"), or vLLM exited (out of GPU memory: a shorter `maxModelLen`, fewer `concurrency`).",
+                                "- Quota or capacity: no GPU could be allocated in the region.",
+                            ],
                     ),
                     // Log-match conditions require a notification rate limit (alert.proto AlertStrategy).
                     alertStrategy: { notificationRateLimit: { period: "300s" }, autoClose: "1800s" },
                 },
             });
         }
-
         if (args.uptimeCheck === true && alerts !== undefined) {
             const host = pulumi.output(args.serviceUrl).apply((u) => new URL(u).host);
             // A private service: the check sends an OIDC token of the Monitoring service agent, which may invoke only this service.
@@ -270,7 +368,7 @@ export class ServiceMonitoring extends pulumi.ComponentResource {
             );
             policies.push({
                 key: "uptime",
-                displayName: `${args.title}: /health fails from 2+ locations`,
+                displayName: `${args.title}: /health fails from 2+ locations${plan.multi ? ` (${region})` : ""}`,
                 args: {
                     severity: "CRITICAL",
                     conditions: [{
@@ -285,7 +383,14 @@ export class ServiceMonitoring extends pulumi.ComponentResource {
                         },
                     }],
                     documentation: doc(`${serviceName}: /health is failing`, [
-                        `GET /health on \`${serviceName}\` failed from more than one location for 10 minutes: the service is down or unreachable.`,
+                        ...(plan.multi
+                            ? [
+                                `GET /health on \`${serviceName}\` in the home region (${region}) failed from more than one location for 10 minutes: that region's service is down or unreachable.`,
+                                "",
+                                // https://cloud.google.com/run/docs/securing/ingress lists "Synthetic monitors (including uptime checks)" among the sources every ingress setting admits.
+                                `With several regions the check goes to the home region's run.app URL directly, not through the load balancer: Cloud Run's ingress setting admits uptime checks even when the service takes only load-balancer traffic (https://cloud.google.com/run/docs/securing/ingress); every region, home included, is also watched by the per-region alerts.`,
+                            ]
+                            : [`GET /health on \`${serviceName}\` failed from more than one location for 10 minutes: the service is down or unreachable.`]),
                         "",
                         "- `npm run smoke` (or the stack's `curlCommand`) to see it yourself; `gcloud run services logs read " + serviceName + " --region " + region + "` for why.",
                     ]),
@@ -357,6 +462,16 @@ export class ServiceMonitoring extends pulumi.ComponentResource {
             { parent: this, provider },
         );
     }
+}
+
+/** Markdown sub-list items, one per region (home first), for per-region commands. */
+function regionLines(plan: RegionPlan, line: (region: string) => string): string[] {
+    return plan.regions.map((r) => `  - ${r}: ${line(r)}`);
+}
+
+/** Says that a multi-region alert judges each region on its own, and where the incident names it. */
+function judgedPerRegion(plan: RegionPlan): string {
+    return `Each of the service's regions (${plan.regions.join(", ")}) is judged on its own; the incident's \`location\` label names the region.`;
 }
 
 /** Alert documentation: a subject line and Markdown the notification carries. */

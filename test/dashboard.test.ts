@@ -7,7 +7,7 @@
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import {
-    CLOUD_RUN_GPU_METRICS, CLOUD_RUN_METRICS, DASHBOARD_COLUMNS, Dashboard, DashboardOptions, DataSet, Tile, dashboardDefinition,
+    CLOUD_RUN_GPU_METRICS, CLOUD_RUN_METRICS, DASHBOARD_COLUMNS, Dashboard, DashboardOptions, DataSet, Tile, dashboardDefinition, regionPlan,
 } from "../components/dashboard";
 import { METRICS_JOB, VLLM_METRICS, VLLM_METRIC_KINDS, gmpMetricType } from "../config/metrics";
 import { alertPolicyProblems, dashboardProblems, dashboardsRoot, monitoringRoot, protoProblems } from "./monitoring-protos";
@@ -16,6 +16,11 @@ const OPTS: DashboardOptions = {
     project: "my-proj", region: "us-central1", serviceName: "vllm-cloudrun-dev", maxInstances: 3, metrics: true, displayName: "vLLM on Cloud Run (dev)",
 };
 const def = (over: Partial<DashboardOptions> = {}): Dashboard => dashboardDefinition({ ...OPTS, ...over });
+/** Two regions, home first, the second with a lower maximum. */
+const TWO = ["us-central1", "europe-west4"];
+const MULTI: Partial<DashboardOptions> = { regions: TWO, maxInstancesByRegion: { "europe-west4": 2 } };
+/** Every shape the dashboard takes: with and without vLLM metrics, one region and two. */
+const ALL_SHAPES = (): Dashboard[] => [def(), def({ metrics: false }), def(MULTI), def({ ...MULTI, metrics: false })];
 
 // ---------------------------------------------------------------------------------------------
 // The validator itself.
@@ -231,23 +236,43 @@ const METRIC_TYPES: ReadonlyMap<string, { resource: string; labels: readonly str
     }] as const),
 ]);
 
+/** A label's value: one literal, or the list of a `one_of(...)`. */
+type LabelValue = string | string[];
+
 interface ParsedFilter {
     metricType: string;
     resourceType: string;
-    resourceLabels: Record<string, string>;
-    metricLabels: Record<string, string>;
+    resourceLabels: Record<string, LabelValue>;
+    metricLabels: Record<string, LabelValue>;
 }
 
+/** `"v"` literals: no quote, backslash or empty value (the dashboard emits none). */
+const QUOTED = /^"([^"\\]+)"$/;
+
 function parseFilter(filter: string): ParsedFilter {
-    const clauses = new Map<string, string>();
+    const clauses = new Map<string, LabelValue>();
     for (const clause of filter.split(" AND ")) {
-        const m = /^([a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+) = "([^"\\]+)"$/.exec(clause);
+        const m = /^([a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+) = (?:("[^"\\]+")|one_of\((.*)\))$/.exec(clause);
         if (!m) throw new Error(`not a key = "value" clause: ${JSON.stringify(clause)}`);
         if (clauses.has(m[1])) throw new Error(`${m[1]} given twice`);
-        clauses.set(m[1], m[2]);
+        if (m[2] !== undefined) {
+            clauses.set(m[1], QUOTED.exec(m[2])![1]);
+            continue;
+        }
+        // one_of("a", "b", ...): two or more distinct literals, ", " between them; label values only.
+        if (!/^(resource|metric)\.labels\./.test(m[1])) throw new Error(`one_of on ${m[1]}, which must be exact`);
+        const values = m[3].split(", ").map((v) => {
+            const q = QUOTED.exec(v);
+            if (!q) throw new Error(`one_of value ${JSON.stringify(v)} is not a "value" literal`);
+            return q[1];
+        });
+        if (values.length < 2) throw new Error(`one_of with fewer than two values: ${JSON.stringify(clause)}`);
+        if (new Set(values).size !== values.length) throw new Error(`one_of lists a value twice: ${JSON.stringify(clause)}`);
+        clauses.set(m[1], values);
     }
-    const metricType = clauses.get("metric.type");
-    const resourceType = clauses.get("resource.type");
+    // Exact strings: one_of was refused on them above.
+    const metricType = clauses.get("metric.type") as string | undefined;
+    const resourceType = clauses.get("resource.type") as string | undefined;
     if (metricType === undefined) throw new Error("no metric.type");
     if (resourceType === undefined) throw new Error("no resource.type");
     const metric = METRIC_TYPES.get(metricType);
@@ -288,6 +313,8 @@ describe("the filter parser used below", () => {
             resourceType: "prometheus_target", resourceLabels: { namespace: "s" }, metricLabels: {},
         });
         assert.deepEqual(parseFilter(`${ok} AND metric.labels.model_name = "m"`).metricLabels, { model_name: "m" });
+        assert.deepEqual(parseFilter(`${ok} AND resource.labels.location = one_of("us-central1", "europe-west4")`).resourceLabels, { namespace: "s", location: ["us-central1", "europe-west4"] });
+        assert.deepEqual(parseFilter(`${ok} AND resource.labels.location = one_of("a", "b", "c")`).resourceLabels.location, ["a", "b", "c"]);
     });
 
     it("refuses anything else", () => {
@@ -315,6 +342,18 @@ describe("the filter parser used below", () => {
             [`metric.type = starts_with("run.googleapis.com/") AND resource.type = "cloud_run_revision"`, /not a key = "value" clause/],
             [`${ok} AND resource.labels.job = "a\\"b"`, /not a key = "value" clause/],
             [`${ok} AND resource.labels.job = ""`, /not a key = "value" clause/],
+            [`${ok} AND resource.labels.location = one_of("us-central1")`, /fewer than two values/],
+            [`${ok} AND resource.labels.location = one_of("a", "a")`, /lists a value twice/],
+            [`${ok} AND resource.labels.location = one_of("a","b")`, /not a "value" literal/],
+            [`${ok} AND resource.labels.location = one_of("a", b)`, /not a "value" literal/],
+            [`${ok} AND resource.labels.location = one_of("a", "")`, /not a "value" literal/],
+            [`${ok} AND resource.labels.location = one_of()`, /not a "value" literal/],
+            [`${ok} AND resource.labels.location = one_of ("a", "b")`, /not a key = "value" clause/],
+            [`${ok} AND resource.labels.location=one_of("a", "b")`, /not a key = "value" clause/],
+            [`${ok} AND resource.labels.location = any_of("a", "b")`, /not a key = "value" clause/],
+            [`${ok} AND resource.labels.pod = one_of("a", "b")`, /prometheus_target has no label pod/],
+            [`metric.type = one_of("${gmpMetricType(VLLM_METRICS.running)}", "x") AND resource.type = "prometheus_target"`, /one_of on metric\.type, which must be exact/],
+            [ok.replace(`resource.type = "prometheus_target"`, `resource.type = one_of("prometheus_target", "k8s_container")`), /one_of on resource\.type/],
         ];
         for (const [filter, why] of bad) assert.throws(() => parseFilter(filter), why, filter);
     });
@@ -348,7 +387,7 @@ const VLLM_NAMES = new Map(Object.values(VLLM_METRICS).map((n) => [gmpMetricType
 
 describe("dashboardDefinition", () => {
     it("is a valid google.monitoring.dashboard.v1.Dashboard, with vLLM metrics and without, and plain JSON", () => {
-        for (const over of [{}, { metrics: false }, { maxInstances: 1 }, { maxInstances: 20, metrics: false }]) {
+        for (const over of [{}, { metrics: false }, { maxInstances: 1 }, { maxInstances: 20, metrics: false }, MULTI, { ...MULTI, metrics: false }, { regions: [...TWO, "us-east4"] }]) {
             const d = def(over);
             assert.deepEqual(dashboardProblems(d), [], JSON.stringify(over));
             assert.deepEqual(JSON.parse(JSON.stringify(d)), d);
@@ -360,7 +399,8 @@ describe("dashboardDefinition", () => {
     it("has sections, and a human title on every tile, each chart's distinct", () => {
         assert.deepEqual(sectionTitles(def()), ["Cloud Run", "vLLM"]);
         assert.deepEqual(sectionTitles(def({ metrics: false })), ["Cloud Run"]);
-        for (const d of [def(), def({ metrics: false })]) {
+        assert.deepEqual(sectionTitles(def(MULTI)), ["Cloud Run", "vLLM"]);
+        for (const d of ALL_SHAPES()) {
             const titles = charts(d).map((t) => t.widget.title);
             assert.equal(new Set(titles).size, titles.length, "chart titles are distinct");
             for (const t of d.mosaicLayout.tiles) assert.match(t.widget.title, /^[A-Za-z][A-Za-z0-9 ,()-]{3,}$/, t.widget.title);
@@ -426,15 +466,16 @@ describe("dashboardDefinition", () => {
     });
 
     it("aggregates per series then across series, every 60 s or more, grouping only by labels that exist", () => {
-        for (const q of queries(def())) {
+        for (const q of ALL_SHAPES().flatMap(queries)) {
             const a = q.dataSet.timeSeriesQuery.timeSeriesFilter.aggregation;
             assert.ok(seconds(a.alignmentPeriod) >= 60, q.title);
             assert.ok(seconds(q.dataSet.minAlignmentPeriod) >= 60, q.title);
             assert.ok(a.perSeriesAligner && a.crossSeriesReducer, q.title);
             for (const g of a.groupByFields ?? []) checkGroupBy(g, q.parsed);
-            for (const [, label] of q.dataSet.legendTemplate.matchAll(/\$\{metric\.labels\.([a-z_]+)\}/g)) {
-                assert.ok((a.groupByFields ?? []).includes(`metric.label.${label}`), `${q.title}: legend names ${label}, which is not grouped by`);
+            for (const [, kind, label] of q.dataSet.legendTemplate.matchAll(/\$\{(metric|resource)\.labels\.([a-z_]+)\}/g)) {
+                assert.ok((a.groupByFields ?? []).includes(`${kind}.label.${label}`), `${q.title}: legend names ${kind} label ${label}, which is not grouped by`);
             }
+            assert.doesNotMatch(q.dataSet.legendTemplate.replace(/\$\{(metric|resource)\.labels\.[a-z_]+\}/g, ""), /\$\{/, `${q.title}: only label variables in legends`);
         }
     });
 
@@ -490,7 +531,7 @@ describe("dashboardDefinition", () => {
         assert.deepEqual(reducers(/Inter-token/, gmpMetricType(VLLM_METRICS.interTokenLatencyOld)), p(50, 95, 99));
         assert.deepEqual(reducers(/end to end/, gmpMetricType(VLLM_METRICS.e2eLatency)), p(95));
         assert.deepEqual(reducers(/queue/, gmpMetricType(VLLM_METRICS.queueTime)), p(95));
-        for (const t of charts(def())) {
+        for (const t of ALL_SHAPES().flatMap(charts)) {
             const legends = t.widget.xyChart!.dataSets.map((d) => d.legendTemplate);
             assert.ok(legends.every((l) => l.length > 0), t.widget.title);
             assert.equal(new Set(legends).size, legends.length, `${t.widget.title}: ${legends.join(" | ")}`);
@@ -516,7 +557,7 @@ describe("dashboardDefinition", () => {
     });
 
     it("uses no GKE label or resource anywhere", () => {
-        for (const d of [def(), def({ metrics: false })]) {
+        for (const d of ALL_SHAPES()) {
             const json = JSON.stringify(d);
             const words = new Set(json.split(/[^A-Za-z0-9_]+/));
             for (const gke of ["pod", "pod_name", "container_name", "namespace_name", "cluster_name", "node", "node_name", "k8s_container", "k8s_pod", "k8s_node", "k8s_cluster"]) {
@@ -528,7 +569,7 @@ describe("dashboardDefinition", () => {
     });
 
     it("holds no field at its proto3 default (0, empty list, false, empty string), which the API leaves out and the provider would then show as a change on every up", () => {
-        for (const d of [def(), def({ metrics: false })]) {
+        for (const d of ALL_SHAPES()) {
             const defaults: string[] = [];
             const walk = (v: unknown, at: string): void => {
                 if (v === 0 || v === false || v === "" || (Array.isArray(v) && v.length === 0)) defaults.push(at);
@@ -541,7 +582,7 @@ describe("dashboardDefinition", () => {
     });
 
     it("lays tiles on the grid without overlap", () => {
-        for (const d of [def(), def({ metrics: false })]) {
+        for (const d of ALL_SHAPES()) {
             const tiles = d.mosaicLayout.tiles.map((t) => ({ ...t, xPos: t.xPos ?? 0, yPos: t.yPos ?? 0 }));
             for (const t of tiles) {
                 for (const v of [t.xPos, t.yPos, t.width, t.height]) assert.ok(Number.isInteger(v) && v >= 0, t.widget.title);
@@ -555,5 +596,161 @@ describe("dashboardDefinition", () => {
             // Section headers span the grid.
             for (const t of tiles.filter((x) => x.widget.sectionHeader)) assert.equal(t.width, d.mosaicLayout.columns);
         }
+    });
+});
+
+describe("dashboardDefinition with several regions", () => {
+    const ONE_OF = 'resource.labels.location = one_of("us-central1", "europe-west4")';
+    /** The single-region chart titles that become per-region charts, and their multi-region titles. */
+    const PER_REGION_TITLES: ReadonlyMap<string, string> = new Map([
+        ["Requests per second, by response code class", "Requests per second, by region and response code class"],
+        ["Request latency (p50, p95, p99)", "Request latency (p50, p95, p99), by region"],
+        ["Instances, by state (the service allows at most 3)", "Instances, by region and state (at most 3 in us-central1, 2 in europe-west4)"],
+        ["GPU utilization (p50, p95, p99)", "GPU utilization (p50, p95, p99), by region"],
+        ["Requests running vs waiting (all instances)", "Requests running vs waiting, by region (all instances)"],
+    ]);
+    const recipe = (d: DataSet): string => {
+        const a = d.timeSeriesQuery.timeSeriesFilter.aggregation;
+        return [d.legendTemplate, a.perSeriesAligner, a.crossSeriesReducer, (a.groupByFields ?? []).join(","), d.plotType, d.timeSeriesQuery.unitOverride ?? "-"].join(" | ");
+    };
+    const chartNamed = (d: Dashboard, title: string): Tile => {
+        const found = charts(d).filter((t) => t.widget.title === title);
+        assert.equal(found.length, 1, title);
+        return found[0];
+    };
+
+    it("with one region (regions absent, [] or [region], maxInstancesByRegion naming it with maxInstances) is byte for byte today's dashboard", () => {
+        for (const metrics of [true, false]) {
+            const today = JSON.stringify(def({ metrics }));
+            const same: Partial<DashboardOptions>[] = [{ regions: ["us-central1"] }, { regions: [] }, { maxInstancesByRegion: { "us-central1": 3 } }, { regions: ["us-central1"], maxInstancesByRegion: {} }];
+            for (const over of same) {
+                assert.equal(JSON.stringify(def({ ...over, metrics })), today, JSON.stringify(over));
+            }
+        }
+        // Today's bytes, pinned: one exact location, no group-by region, the region named in the subtitle.
+        const d = def();
+        assert.equal(
+            chartNamed(d, "Requests per second, by response code class").widget.xyChart!.dataSets[0].timeSeriesQuery.timeSeriesFilter.filter,
+            'metric.type = "run.googleapis.com/request_count" AND resource.type = "cloud_run_revision" AND resource.labels.project_id = "my-proj" AND resource.labels.service_name = "vllm-cloudrun-dev" AND resource.labels.location = "us-central1"',
+        );
+        assert.equal(d.mosaicLayout.tiles[0].widget.sectionHeader!.subtitle, "Service vllm-cloudrun-dev in us-central1: Cloud Run's built-in metrics, all revisions together.");
+        const json = JSON.stringify(d);
+        for (const multiOnly of ["one_of", "resource.label.location", "resource.labels.location}", "by region"]) assert.ok(!json.includes(multiOnly), multiOnly);
+        assert.deepEqual(chartNamed(d, "Instances, by state (the service allows at most 3)").widget.xyChart!.thresholds, [{ label: "maxInstances", value: 3, color: "YELLOW", direction: "ABOVE", targetAxis: "Y1" }]);
+    });
+
+    it("filters every chart to all regions with one_of, through the strict parser, still pinning project and service", () => {
+        for (const metrics of [true, false]) {
+            const qs = queries(def({ ...MULTI, metrics }));
+            assert.equal(qs.length, queries(def({ metrics })).length);
+            for (const q of qs) {
+                const r = q.parsed.resourceLabels;
+                assert.deepEqual(r.location, TWO, q.title);
+                assert.equal(r.project_id, OPTS.project, q.title);
+                assert.equal(r.service_name ?? r.namespace, OPTS.serviceName, q.title);
+                assert.ok(q.dataSet.timeSeriesQuery.timeSeriesFilter.filter.includes(` AND ${ONE_OF}`), q.title);
+            }
+        }
+        const d = def(MULTI);
+        assert.equal(
+            chartNamed(d, "Requests per second, by region and response code class").widget.xyChart!.dataSets[0].timeSeriesQuery.timeSeriesFilter.filter,
+            `metric.type = "run.googleapis.com/request_count" AND resource.type = "cloud_run_revision" AND resource.labels.project_id = "my-proj" AND resource.labels.service_name = "vllm-cloudrun-dev" AND ${ONE_OF}`,
+        );
+        assert.deepEqual(
+            chartNamed(d, "Requests running vs waiting, by region (all instances)").widget.xyChart!.dataSets.map((x) => x.timeSeriesQuery.timeSeriesFilter.filter),
+            [VLLM_METRICS.running, VLLM_METRICS.waiting].map((n) => `metric.type = "${gmpMetricType(n)}" AND resource.type = "prometheus_target" AND resource.labels.project_id = "my-proj" AND ${ONE_OF} AND resource.labels.cluster = "__run__" AND resource.labels.namespace = "vllm-cloudrun-dev" AND resource.labels.job = "vllm"`),
+        );
+        const three = queries(def({ regions: [...TWO, "us-east4"] }));
+        for (const q of three) assert.deepEqual(q.parsed.resourceLabels.location, [...TWO, "us-east4"], q.title);
+    });
+
+    it("draws request rate, request latency, instances, GPU utilization and running/waiting as one line per region, grouped by location", () => {
+        const d = def(MULTI);
+        const expected: Record<string, string[]> = {
+            "Requests per second, by region and response code class": [
+                "${resource.labels.location} ${metric.labels.response_code_class} | ALIGN_RATE | REDUCE_SUM | resource.label.location,metric.label.response_code_class | STACKED_BAR | -",
+            ],
+            "Request latency (p50, p95, p99), by region": [50, 95, 99].map((p) => `p${p} \${resource.labels.location} | ALIGN_DELTA | REDUCE_PERCENTILE_${p} | resource.label.location | LINE | ms`),
+            "Instances, by region and state (at most 3 in us-central1, 2 in europe-west4)": [
+                "${resource.labels.location} ${metric.labels.state} | ALIGN_MAX | REDUCE_SUM | resource.label.location,metric.label.state | LINE | -",
+            ],
+            "GPU utilization (p50, p95, p99), by region": [50, 95, 99].map((p) => `p${p} \${resource.labels.location} | ALIGN_SUM | REDUCE_PERCENTILE_${p} | resource.label.location | LINE | -`),
+            "Requests running vs waiting, by region (all instances)": [
+                "running ${resource.labels.location} | ALIGN_MEAN | REDUCE_SUM | resource.label.location | LINE | -",
+                "waiting ${resource.labels.location} | ALIGN_MEAN | REDUCE_SUM | resource.label.location | LINE | -",
+            ],
+        };
+        for (const [title, recipes] of Object.entries(expected)) assert.deepEqual(chartNamed(d, title).widget.xyChart!.dataSets.map(recipe), recipes, title);
+        // No other chart splits by region.
+        const split = charts(d).filter((t) => t.widget.xyChart!.dataSets.some((x) => (x.timeSeriesQuery.timeSeriesFilter.aggregation.groupByFields ?? []).includes("resource.label.location")));
+        assert.deepEqual(split.map((t) => t.widget.title).sort(), Object.keys(expected).sort());
+        assert.deepEqual([...PER_REGION_TITLES.values()].sort(), Object.keys(expected).sort());
+    });
+
+    it("keeps every other chart, and the order of all of them, as with one region: only the location clause differs", () => {
+        for (const metrics of [true, false]) {
+            const one = charts(def({ metrics }));
+            const multi = charts(def({ ...MULTI, metrics }));
+            assert.deepEqual(multi.map((t) => t.widget.title), one.map((t) => PER_REGION_TITLES.get(t.widget.title) ?? t.widget.title));
+            one.forEach((t, i) => {
+                if (PER_REGION_TITLES.has(t.widget.title)) return;
+                const expected = JSON.stringify(t).replaceAll('resource.labels.location = \\"us-central1\\"', ONE_OF.replaceAll('"', '\\"'));
+                assert.equal(JSON.stringify(multi[i]), expected, t.widget.title);
+            });
+        }
+    });
+
+    it("draws each region's maxInstances on the instance chart, one line per distinct maximum naming its regions", () => {
+        const thresholds = (over: Partial<DashboardOptions>) => {
+            const withThresholds = charts(def(over)).filter((t) => (t.widget.xyChart!.thresholds ?? []).length > 0);
+            assert.equal(withThresholds.length, 1);
+            assert.deepEqual(withThresholds[0].widget.xyChart!.dataSets.map((x) => parseFilter(x.timeSeriesQuery.timeSeriesFilter.filter).metricType), [CLOUD_RUN_METRICS.instanceCount]);
+            return { title: withThresholds[0].widget.title, lines: withThresholds[0].widget.xyChart!.thresholds!.map((t) => [t.label, t.value, t.color, t.direction, t.targetAxis]) };
+        };
+        assert.deepEqual(thresholds(MULTI), {
+            title: "Instances, by region and state (at most 3 in us-central1, 2 in europe-west4)",
+            lines: [["maxInstances (us-central1)", 3, "YELLOW", "ABOVE", "Y1"], ["maxInstances (europe-west4)", 2, "YELLOW", "ABOVE", "Y1"]],
+        });
+        assert.deepEqual(thresholds({ regions: TWO }), {
+            title: "Instances, by region and state (at most 3 in us-central1, 3 in europe-west4)",
+            lines: [["maxInstances (us-central1, europe-west4)", 3, "YELLOW", "ABOVE", "Y1"]],
+        });
+        // The home region can have its own maximum too; regions sharing one share the line.
+        assert.deepEqual(thresholds({ regions: [...TWO, "us-east4"], maxInstancesByRegion: { "us-central1": 5 } }), {
+            title: "Instances, by region and state (at most 5 in us-central1, 3 in europe-west4, 3 in us-east4)",
+            lines: [["maxInstances (us-central1)", 5, "YELLOW", "ABOVE", "Y1"], ["maxInstances (europe-west4, us-east4)", 3, "YELLOW", "ABOVE", "Y1"]],
+        });
+    });
+
+    it("names the regions (home first) in the section subtitles", () => {
+        const headers = def(MULTI).mosaicLayout.tiles.filter((t) => t.widget.sectionHeader).map((t) => t.widget.sectionHeader!.subtitle);
+        assert.deepEqual(headers, [
+            "Service vllm-cloudrun-dev in 2 regions (us-central1, europe-west4; home us-central1): Cloud Run's built-in metrics, all revisions together. Requests, instances, request latency and GPU utilization per region; the rest across regions.",
+            "vLLM's own metrics from us-central1, europe-west4, scraped by the Managed Service for Prometheus sidecar, summed or merged across instances and regions; requests running and waiting per region.",
+        ]);
+    });
+
+    it("refuses regions without the home region first, repeated or malformed regions, and maxima for unknown regions or below 1", () => {
+        const cases: [Partial<DashboardOptions>, RegExp][] = [
+            [{ regions: ["europe-west4", "us-central1"] }, /regions must start with the home region "us-central1"/],
+            [{ regions: ["europe-west4"] }, /must start with the home region/],
+            [{ regions: ["us-central1", "europe-west4", "europe-west4"] }, /lists a region twice/],
+            [{ regions: ["us-central1", "Europe-West4"] }, /"Europe-West4" is not a Cloud Run region name/],
+            [{ regions: ["us-central1", 'europe-west4" OR metric.type = "x'] }, /is not a Cloud Run region name/],
+            [{ regions: ["us-central1", "europe-west.*"] }, /is not a Cloud Run region name/],
+            [{ regions: TWO, maxInstancesByRegion: { "us-east4": 2 } }, /maxInstancesByRegion names "us-east4", which is not in regions \(us-central1, europe-west4\)/],
+            [{ maxInstancesByRegion: { "europe-west4": 2 } }, /not in regions \(us-central1\)/],
+            [{ regions: TWO, maxInstancesByRegion: { "europe-west4": 0 } }, /maxInstancesByRegion\["europe-west4"\] must be a positive integer, got 0/],
+            [{ regions: TWO, maxInstancesByRegion: { "europe-west4": 1.5 } }, /positive integer/],
+        ];
+        for (const [over, message] of cases) assert.throws(() => def(over), message, JSON.stringify(over));
+    });
+
+    it("regionPlan: defaults to the home region and maxInstances, keeps the order given", () => {
+        assert.deepEqual(regionPlan("us-central1", undefined, 3), { home: "us-central1", regions: ["us-central1"], multi: false, maxInstances: { "us-central1": 3 } });
+        assert.deepEqual(regionPlan("us-central1", [], 3), regionPlan("us-central1", undefined, 3));
+        assert.deepEqual(regionPlan("europe-west4", ["europe-west4", "us-central1"], 2, { "us-central1": 4 }), {
+            home: "europe-west4", regions: ["europe-west4", "us-central1"], multi: true, maxInstances: { "europe-west4": 2, "us-central1": 4 },
+        });
     });
 });
