@@ -19,6 +19,9 @@ export const REQUIRED_APIS = [
 /** Only with a monthlyBudget: the Cloud Billing Budget API. */
 export const BUDGET_API = "billingbudgets.googleapis.com";
 
+/** With several regions: the load balancer, its NEGs and Cloud Armor are Compute Engine resources. */
+export const FRONT_DOOR_API = "compute.googleapis.com";
+
 export interface ProjectApisArgs {
     project: pulumi.Input<string>;
     /** APIs to enable. Default: {@link REQUIRED_APIS}. */

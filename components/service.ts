@@ -86,6 +86,15 @@ export function startupProbeFor(seconds: number): { initialDelaySeconds: number;
     return { initialDelaySeconds: 0, periodSeconds, timeoutSeconds: 5, failureThreshold: Math.ceil(window / periodSeconds) };
 }
 
+/**
+ * vLLM's /health as a readiness probe: an instance that stops answering for 3 checks 10 s apart
+ * stops getting requests, and counts against its region's health; 2 passes bring it back
+ * (Cloud Run's defaults but the timeout: /health answers in milliseconds, yet a busy engine may
+ * take longer than the 1 s default). A service is healthy while 60% of its instances are ready
+ * (https://cloud.google.com/run/docs/configuring/configure-service-health).
+ */
+export const READINESS_PROBE = { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3, successThreshold: 2, httpGet: { path: "/health", port: VLLM_PORT } };
+
 /** Name of vLLM's container, the one with the GPU and the port. */
 export const VLLM_CONTAINER = "vllm";
 const METRICS_CONFIG_VOLUME = "rungmp-config";
@@ -169,6 +178,24 @@ export interface LlmServiceArgs extends Omit<VllmFlags, "maxNumSeqs" | "port" | 
      * secret environment reference (never a plain value). Default: none, IAM-only access.
      */
     apiKeySecret?: { secretId: pulumi.Input<string>; version: pulumi.Input<string> };
+    /**
+     * Who may reach the service at all: `all` (the internet, then IAM decides) or `load-balancer`
+     * (only Cloud Load Balancing and internal traffic: the multi-region front door, so Cloud Armor
+     * cannot be bypassed through the run.app URL). Default: all.
+     */
+    ingress?: "all" | "load-balancer";
+    /**
+     * Extra audiences Cloud Run accepts in identity tokens, besides the run.app URL: the front
+     * door's URL, so callers mint one token for the endpoint whichever region answers
+     * (https://cloud.google.com/run/docs/configuring/custom-audiences). Default: none.
+     */
+    customAudiences?: pulumi.Input<pulumi.Input<string>[]>;
+    /**
+     * Readiness probe on vLLM's /health: Cloud Run aggregates it into the service's health, which
+     * the front door uses to move traffic off a region (only where an instance runs: minInstances
+     * >= 1; https://cloud.google.com/run/docs/configuring/configure-service-health). Default: false.
+     */
+    readinessProbe?: boolean;
     /** Seconds a request may run, for long generations. Default: 3600 (Cloud Run's maximum). */
     requestTimeoutSeconds?: number;
     /**
@@ -204,7 +231,8 @@ export class LlmService extends pulumi.ComponentResource {
                 location: args.region,
                 name: args.serviceName,
                 deletionProtection: args.deletionProtection,
-                ingress: "INGRESS_TRAFFIC_ALL",
+                ingress: args.ingress === "load-balancer" ? "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER" : "INGRESS_TRAFFIC_ALL",
+                ...(args.customAudiences === undefined ? {} : { customAudiences: args.customAudiences }),
                 labels: args.labels,
                 template: {
                     serviceAccount: args.serviceAccountEmail,
@@ -261,6 +289,7 @@ export class LlmService extends pulumi.ComponentResource {
                             },
                             startupProbe: { ...startupProbeFor(args.startupSeconds ?? 360), httpGet: { path: "/health", port: VLLM_PORT } },
                             livenessProbe: { periodSeconds: 30, timeoutSeconds: 10, failureThreshold: 3, httpGet: { path: "/health", port: VLLM_PORT } },
+                            ...(args.readinessProbe ? { readinessProbe: READINESS_PROBE } : {}),
                         },
                         ...(args.metrics === undefined ? [] : [metricsSidecarContainer(args.metrics)]),
                     ],

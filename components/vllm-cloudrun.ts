@@ -19,7 +19,8 @@ import { ImageBuild } from "./image-build";
 import { LlmService, memoryQuantity, VLLM_PORT } from "./service";
 import { METRICS_RELAY_PORT, runMonitoringConfig } from "../config/metrics";
 import { ServiceMonitoring } from "./monitoring";
-import { BUDGET_API, REQUIRED_APIS } from "./apis";
+import { BUDGET_API, FRONT_DOOR_API, REQUIRED_APIS } from "./apis";
+import { FrontDoor, FrontDoorAddress, frontDoorNames } from "./front-door";
 import { SmokeTest } from "./smoke-test";
 
 /** The package's type token: `<package>:index:<Component>`, as source-based component packages require. */
@@ -29,13 +30,19 @@ export const VLLM_CLOUDRUN_TYPE = "vllm-cloudrun:index:VllmCloudRun";
 export const VLLM_CLOUDRUN_OUTPUTS = [
     "serviceUrl", "serviceName", "image", "baseImage", "model", "servedModelName", "region", "runtimeServiceAccount", "buildServiceAccount",
     "proxyCommand", "curlCommand", "accessMode", "snippets", "startupMode", "startupEstimate", "gpuMemoryEstimate", "costEstimate", "gpuQuota",
-    "imageInput", "loraModels", "dashboardUrl", "alertPolicies",
+    "imageInput", "loraModels", "dashboardUrl", "alertPolicies", "regions", "regionalServiceUrls", "endpointIp", "dnsRecord",
 ] as const;
 
 /** What the children produce that the outputs are read from. */
 interface Deployment {
     preflight: PreflightReport;
+    /** The home region's service. */
     service: LlmService;
+    /** Every region's service, home first. */
+    services: { region: string; service: LlmService }[];
+    /** The endpoint callers use: the front door's URL, or the one service's. */
+    url: pulumi.Output<string>;
+    address?: FrontDoorAddress;
     imageBuild: ImageBuild;
     baseImage: BaseImage;
     identities: ServiceIdentities;
@@ -85,7 +92,7 @@ async function secretArgProblems(args: VllmCloudRunArgs): Promise<{ problems: Co
  * before anything is created, with one message naming every problem and its fix.
  */
 export class VllmCloudRun extends pulumi.ComponentResource {
-    /** HTTPS URL of the Cloud Run service (private unless `public`). */
+    /** HTTPS URL callers use: the Cloud Run service's, or with several regions the load balancer's (private unless `public`). */
     public readonly serviceUrl: pulumi.Output<string>;
     /** Name of the Cloud Run service. */
     public readonly serviceName: pulumi.Output<string>;
@@ -129,6 +136,14 @@ export class VllmCloudRun extends pulumi.ComponentResource {
     public readonly dashboardUrl: pulumi.Output<string>;
     /** Display names of the alert policies (empty without alertEmail or notificationChannels). */
     public readonly alertPolicies: pulumi.Output<string[]>;
+    /** Every region served, home first. */
+    public readonly regions: pulumi.Output<string[]>;
+    /** Each region's run.app URL (with several regions these accept only load-balancer traffic). */
+    public readonly regionalServiceUrls: pulumi.Output<Record<string, string>>;
+    /** The front door's IP address (absent with one region). */
+    public readonly endpointIp: pulumi.Output<string | undefined>;
+    /** The DNS record to create for `domain` (absent without regions or domain). */
+    public readonly dnsRecord: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: VllmCloudRunArgs, opts?: pulumi.ComponentResourceOptions) {
         // Before registering anything: invalid args create nothing, not even this component.
@@ -149,7 +164,7 @@ export class VllmCloudRun extends pulumi.ComponentResource {
         });
         deployments.set(this, deployment);
         const out = <T>(pick: (d: Deployment) => pulumi.Input<T>): pulumi.Output<T> => pulumi.output(deployment.then(pick)) as pulumi.Output<T>;
-        this.serviceUrl = out((d) => d.service.url);
+        this.serviceUrl = out((d) => d.url);
         this.serviceName = out((d) => d.service.serviceName);
         this.image = out((d) => d.imageBuild.imageDigestRef);
         this.baseImage = out((d) => d.baseImage.pullRef);
@@ -158,7 +173,12 @@ export class VllmCloudRun extends pulumi.ComponentResource {
         this.region = out(() => s.region);
         this.runtimeServiceAccount = out((d) => d.identities.runtime.email);
         this.buildServiceAccount = out((d) => d.identities.build.email);
-        this.proxyCommand = out((d) => pulumi.interpolate`gcloud run services proxy ${d.service.serviceName} --project ${s.project} --region ${s.region} --port 8080`);
+        // Ingress that admits only the load balancer refuses the proxy too (GoogleCloudPlatform/cloud-run-proxy#24).
+        this.proxyCommand = out((d) =>
+            s.frontDoor === undefined
+                ? pulumi.interpolate`gcloud run services proxy ${d.service.serviceName} --project ${s.project} --region ${s.region} --port 8080`
+                : pulumi.interpolate`# none with several regions: the services accept only load-balancer traffic; call ${d.url}`,
+        );
         this.curlCommand = out((d) => d.snippets.curlCompletions);
         this.accessMode = out(() => accessMode(s.apiKey !== undefined, s.public));
         this.snippets = out((d) => d.snippets);
@@ -171,6 +191,10 @@ export class VllmCloudRun extends pulumi.ComponentResource {
         this.loraModels = out(() => s.loraAdapters.map((a) => a.name));
         this.dashboardUrl = out((d) => d.monitoring.dashboardUrl);
         this.alertPolicies = out((d) => d.monitoring.alertPolicies);
+        this.regions = out(() => s.regions.map((r) => r.region));
+        this.regionalServiceUrls = out((d) => pulumi.all(Object.fromEntries(d.services.map((x) => [x.region, x.service.url]))));
+        this.endpointIp = out((d) => d.address?.ip);
+        this.dnsRecord = out((d) => (d.address && s.frontDoor?.domain !== undefined ? pulumi.interpolate`${s.frontDoor.domain}. 300 IN A ${d.address.ip}` : undefined));
     }
 
     /** Resolves once every check has passed and every child is declared; rejects with the ConfigError otherwise. */
@@ -192,7 +216,7 @@ export class VllmCloudRun extends pulumi.ComponentResource {
         // Children added after that (monitoring, 0.3.0) never lived anywhere else.
         const fresh = (more: pulumi.ComponentResourceOptions = {}): pulumi.ComponentResourceOptions => ({ parent: this, ...more });
 
-        const apis = new ProjectApis(prefix, { project: s.project, apis: [...REQUIRED_APIS, ...(s.budget ? [BUDGET_API] : [])] }, child());
+        const apis = new ProjectApis(prefix, { project: s.project, apis: [...REQUIRED_APIS, ...(s.budget ? [BUDGET_API] : []), ...(s.frontDoor ? [FRONT_DOOR_API] : [])] }, child());
         const afterApis = child({ dependsOn: [apis] });
 
         const identities = new ServiceIdentities(prefix, {
@@ -241,20 +265,39 @@ export class VllmCloudRun extends pulumi.ComponentResource {
         const { vllm, sidecar } = s.containers;
         const instanceCpu = vllm.cpu + (sidecar?.cpu ?? 0);
         const instanceMemoryGiB = (vllm.memoryMiB + (sidecar?.memoryMiB ?? 0)) / 1024;
-        // Enough GPU quota for maxInstances, checked before the build starts.
-        const quota = s.preflightChecks
-            ? new GpuQuotaCheck(`${prefix}-quota`, {
+        const home = s.regions[0];
+        const others = s.regions.slice(1);
+        // Children of the home region keep the names (and URNs) they had before regions existed;
+        // another region's carry its name.
+        const inRegion = (base: string, region: string) => (region === home.region ? base : `${base}-${region}`);
+
+        // Enough GPU quota for each region's maxInstances, checked before the build starts.
+        const quotas = s.preflightChecks
+            ? s.regions.map((r) => new GpuQuotaCheck(inRegion(`${prefix}-quota`, r.region), {
                   project: s.project,
-                  region: s.region,
+                  region: r.region,
                   gpuType: s.gpuType,
                   zonalRedundancy: s.gpuZonalRedundancy,
-                  maxInstances: s.maxInstances,
+                  maxInstances: r.maxInstances,
                   // The instance: vLLM's container and the metrics sidecar's.
                   memoryGiB: instanceMemoryGiB,
                   cpu: instanceCpu,
                   auth: s.gcpAuth,
-              }, afterApis)
-            : undefined;
+              }, r.home ? afterApis : fresh({ dependsOn: [apis] })))
+            : [];
+        const quota = quotas[0];
+
+        // One build, every region: the same image pushed to a repository in each.
+        const regionRegistries = others.map((r) => ({
+            region: r.region,
+            registry: new ImageRegistry(inRegion(prefix, r.region), {
+                project: s.project,
+                location: r.region,
+                repositoryId: s.names.repository,
+                writers: [identities.buildMember],
+                labels: s.labels,
+            }, fresh({ dependsOn: [apis] })),
+        }));
 
         const imageBuild = new ImageBuild(prefix, {
             project: s.project,
@@ -265,8 +308,8 @@ export class VllmCloudRun extends pulumi.ComponentResource {
             stagingBucketName: s.names.stagingBucket,
             buildServiceAccountEmail: identities.build.email,
             tokenSecretVersion: token.versionName,
-            grants: [identities, token, registry],
-            checks: quota ? [quota.passed] : [],
+            grants: [identities, token, registry, ...regionRegistries.map((x) => x.registry)],
+            checks: quotas.map((q) => q.passed),
             baseImage: s.vllmImage,
             baseImagePull: baseImage.pullRef,
             baseImageDigest: baseImage.digest,
@@ -274,6 +317,16 @@ export class VllmCloudRun extends pulumi.ComponentResource {
             modelRevision: s.modelRevision,
             loraAdapters: s.loraAdapters,
             weightsBucket: s.weights === "gcs" ? { name: s.names.weightsBucket, readers: [identities.runtimeMember] } : undefined,
+            ...(others.length === 0
+                ? {}
+                : {
+                      regionCopies: regionRegistries.map((x) => ({
+                          region: x.region,
+                          repositoryId: x.registry.repositoryId,
+                          repositoryUrl: x.registry.url,
+                          ...(s.weights === "gcs" ? { weightsBucketName: s.names.regionWeightsBuckets[x.region] } : {}),
+                      })),
+                  }),
             machineType: s.build.machineType,
             diskSizeGb: s.build.diskSizeGb,
             timeoutMinutes: s.build.timeoutMinutes,
@@ -300,42 +353,70 @@ export class VllmCloudRun extends pulumi.ComponentResource {
             labels: s.labels,
         }, fresh({ dependsOn: [apis] }));
 
-        const service = new LlmService(prefix, {
+        // With several regions: the endpoint's address first, since every service names its URL as an audience.
+        const fdNames = frontDoorNames(prefix);
+        const address = s.frontDoor === undefined ? undefined : new FrontDoorAddress(`${prefix}-endpoint`, {
             project: s.project,
-            region: s.region,
-            serviceName: s.names.service,
-            image: imageBuild.imageDigestRef,
-            serviceAccountEmail: identities.runtime.email,
-            model: s.model,
-            modelRevision: s.modelRevision,
-            servedModelName: s.servedModelName,
-            maxModelLen: s.maxModelLen,
-            gpuMemoryUtilization: s.gpuMemoryUtilization,
-            startupMode: s.startupMode,
-            startupSeconds: preflight.startup.windowSeconds,
-            quantization: s.quantization,
-            kvCacheDtype: s.kvCacheDtype,
-            // Vision models only: N images per prompt, or 0 to keep the encoder out of the profile.
-            imagesPerPrompt: preflight.plan.vision ? (s.imageInput ? s.imagesPerPrompt : 0) : undefined,
-            loraAdapters: s.loraAdapters,
-            maxLoraRank: preflight.plan.maxLoraRank,
-            // Forward compatibility only for drivers older than the image's CUDA 12.8.
-            cudaForwardCompat: compareVersions(GPU_TYPES[s.gpuType].driverCuda, "12.8") < 0,
-            gpuType: s.gpuType,
-            cpu: vllm.cpu,
-            memory: memoryQuantity(vllm.memoryMiB),
-            metrics: metricsConfig && sidecar && { configSecretId: metricsConfig.secretId, configVersion: metricsConfig.version, cpu: sidecar.cpu, memoryMiB: sidecar.memoryMiB },
-            minInstances: s.minInstances,
-            maxInstances: s.maxInstances,
-            concurrency: s.concurrency,
-            gpuZonalRedundancy: s.gpuZonalRedundancy,
-            deletionProtection: s.deletionProtection,
-            invokers: s.invokers,
-            public: s.public,
-            apiKeySecret: apiKey && { secretId: apiKey.secretId, version: apiKey.version },
-            weightsBucket: imageBuild.weightsBucket?.name,
+            addressName: fdNames.address,
+            domain: s.frontDoor.domain,
             labels: s.labels,
-        }, child({ dependsOn: [apis, ...(apiKey ? [apiKey] : []), ...(metricsConfig ? [metricsConfig, identities] : [])] }));
+        }, fresh({ dependsOn: [apis] }));
+
+        // The same revision template in every region; only the region, its image copy, its weights and its instance counts differ.
+        const services = s.regions.map((r) => ({
+            region: r.region,
+            service: new LlmService(inRegion(prefix, r.region), {
+                project: s.project,
+                region: r.region,
+                serviceName: s.names.service,
+                image: r.home ? imageBuild.imageDigestRef : imageBuild.imageDigestRefs[r.region],
+                serviceAccountEmail: identities.runtime.email,
+                model: s.model,
+                modelRevision: s.modelRevision,
+                servedModelName: s.servedModelName,
+                maxModelLen: s.maxModelLen,
+                gpuMemoryUtilization: s.gpuMemoryUtilization,
+                startupMode: s.startupMode,
+                startupSeconds: preflight.startup.windowSeconds,
+                quantization: s.quantization,
+                kvCacheDtype: s.kvCacheDtype,
+                // Vision models only: N images per prompt, or 0 to keep the encoder out of the profile.
+                imagesPerPrompt: preflight.plan.vision ? (s.imageInput ? s.imagesPerPrompt : 0) : undefined,
+                loraAdapters: s.loraAdapters,
+                maxLoraRank: preflight.plan.maxLoraRank,
+                // Forward compatibility only for drivers older than the image's CUDA 12.8.
+                cudaForwardCompat: compareVersions(GPU_TYPES[s.gpuType].driverCuda, "12.8") < 0,
+                gpuType: s.gpuType,
+                cpu: vllm.cpu,
+                memory: memoryQuantity(vllm.memoryMiB),
+                metrics: metricsConfig && sidecar && { configSecretId: metricsConfig.secretId, configVersion: metricsConfig.version, cpu: sidecar.cpu, memoryMiB: sidecar.memoryMiB },
+                minInstances: r.minInstances,
+                maxInstances: r.maxInstances,
+                concurrency: s.concurrency,
+                gpuZonalRedundancy: s.gpuZonalRedundancy,
+                deletionProtection: s.deletionProtection,
+                invokers: s.invokers,
+                public: s.public,
+                apiKeySecret: apiKey && { secretId: apiKey.secretId, version: apiKey.version },
+                weightsBucket: r.home ? imageBuild.weightsBucket?.name : imageBuild.weightsBuckets?.[r.region]?.name,
+                // Behind the front door: only its traffic, tokens minted for its URL, and readiness for service health.
+                ...(address === undefined ? {} : { ingress: "load-balancer" as const, customAudiences: [address.url], readinessProbe: true }),
+                labels: s.labels,
+            }, (r.home ? child : fresh)({ dependsOn: [apis, ...(apiKey ? [apiKey] : []), ...(metricsConfig ? [metricsConfig, identities] : [])] })),
+        }));
+        const service = services[0].service;
+
+        const frontDoor = address === undefined || s.frontDoor === undefined ? undefined : new FrontDoor(`${prefix}-front-door`, {
+            project: s.project,
+            address,
+            names: fdNames,
+            backends: services.map((x) => ({ region: x.region, service: x.service.service })),
+            // Cloud Armor turns away requests without the credential the access mode needs, before any GPU wakes.
+            credentials: s.apiKey === undefined ? "iam" : "api-key",
+            rateLimitPerMinute: s.frontDoor.rateLimitPerMinute,
+            labels: s.labels,
+        }, fresh({ dependsOn: [apis] }));
+        const url = frontDoor?.url ?? service.url;
 
         const monitoring = new ServiceMonitoring(prefix, {
             project: s.project,
@@ -346,6 +427,7 @@ export class VllmCloudRun extends pulumi.ComponentResource {
             maxInstances: s.maxInstances,
             concurrency: s.concurrency,
             metrics: s.metrics,
+            ...(others.length === 0 ? {} : { regions: s.regions.map((r) => r.region), maxInstancesByRegion: Object.fromEntries(s.regions.map((r) => [r.region, r.maxInstances])) }),
             title: prefix,
             alerts: s.alerts,
             uptimeCheck: s.uptimeCheck,
@@ -357,19 +439,22 @@ export class VllmCloudRun extends pulumi.ComponentResource {
 
         if (s.smokeTest) {
             new SmokeTest(`${prefix}-smoke`, {
-                url: service.url,
+                url,
                 servedModelName: s.servedModelName,
                 apiKey: s.apiKey,
-                revision: service.latestReadyRevision,
+                // Every region's rollout is tested once.
+                revision: others.length === 0 ? service.latestReadyRevision : pulumi.all(services.map((x) => x.service.latestReadyRevision)).apply((r) => r.join(",")),
+                // Through the front door, and each region's run.app URL must refuse outside traffic.
+                ...(others.length === 0 ? {} : { regionalUrls: pulumi.all(Object.fromEntries(services.map((x) => [x.region, x.service.url]))) }),
                 imageInput: preflight.plan.vision && s.imageInput,
                 loraModels: s.loraAdapters.map((a) => a.name),
-            }, child({ dependsOn: [service] }));
+            }, child({ dependsOn: [...services.map((x) => x.service), ...(frontDoor ? [frontDoor] : [])] }));
         }
 
         const features = { imageInput: preflight.plan.vision && s.imageInput, loraModels: s.loraAdapters.map((a) => a.name) };
-        const ready = service.url.apply((url) => snippets(url, s.servedModelName, accessMode(s.apiKey !== undefined, s.public), features));
+        const ready = url.apply((u) => snippets(u, s.servedModelName, accessMode(s.apiKey !== undefined, s.public), features));
         // The constructor has returned by now (this method awaited above), so every output exists.
         this.registerOutputs(Object.fromEntries(VLLM_CLOUDRUN_OUTPUTS.map((k) => [k, this[k]])));
-        return { preflight, service, imageBuild, baseImage, identities, quota, monitoring, snippets: ready };
+        return { preflight, service, services, url, address, imageBuild, baseImage, identities, quota, monitoring, snippets: ready };
     }
 }

@@ -14,6 +14,8 @@ export const GCP_PROJECT = "my-proj";
 /** What the mocked Resource Manager answers as the project's number. */
 export const PROJECT_NUMBER = "123456789012";
 export const FAKE_DIGEST = "sha256:" + "ab".repeat(32);
+/** What the mocked Compute API gives the front door's global address. */
+export const FAKE_IP = "203.0.113.10";
 /** The commit the model catalog pins for the default model (modelRevision's default resolves to it). */
 export const DEFAULT_REVISION = "dcc83ea841ab6100d6b47a070329e1ba4cf78752";
 /** What the fake Docker Hub says vllm/vllm-openai:<tag> is. */
@@ -69,7 +71,7 @@ export interface RunOptions {
     noProject?: boolean;
     noRegion?: boolean;
     /** Quota the fake Cloud Quotas API reports for the stack's region. Default: 3 GPUs (both kinds), 1 TiB memory, 200 vCPU. */
-    quota?: { gpu?: number; zonalGpu?: number; memoryGiB?: number; vcpu?: number; region?: string };
+    quota?: { gpu?: number; zonalGpu?: number; memoryGiB?: number; vcpu?: number; region?: string; /** More regions with the same quota (multi-region stacks). */ regions?: string[] };
     /** What the fake Docker Hub answers for the base image's tag. Default: FAKE_BASE_DIGEST. */
     baseDigest?: string;
     /**
@@ -120,6 +122,9 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
             return { name: `projects/${inputs.project}/notificationChannels/4242424242` };
         case "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig":
             return { uptimeCheckId: "health-check-0a1b2c", name: `projects/${inputs.project}/uptimeCheckConfigs/health-check-0a1b2c` };
+        case "gcp:compute/globalAddress:GlobalAddress":
+            // An address from the documentation range (RFC 5737).
+            return { name: inputs.name ?? name, address: FAKE_IP, selfLink: `https://www.googleapis.com/compute/v1/projects/${inputs.project}/global/addresses/${inputs.name ?? name}` };
         case "gcp:monitoring/alertPolicy:AlertPolicy":
             return { name: `projects/${inputs.project}/alertPolicies/${name.length}` };
         default:
@@ -277,7 +282,7 @@ function quotaInfo(quotaId: string, q: RunOptions["quota"] = {}): Record<string,
         quotaId,
         service: "run.googleapis.com",
         dimensionsInfos: [
-            { dimensions: { region: q.region ?? "us-central1" }, applicableLocations: [q.region ?? "us-central1"], details: [{ value: String(value) }] },
+            ...[q.region ?? "us-central1", ...(q.regions ?? [])].map((region) => ({ dimensions: { region }, applicableLocations: [region], details: [{ value: String(value) }] })),
             { dimensions: {}, applicableLocations: ["europe-west1"], details: [{ value: "0" }] },
         ],
     };
