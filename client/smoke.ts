@@ -131,6 +131,9 @@ export function joinUrl(url: string, path: string): string {
 }
 
 /** Polls /health until it answers 200 (seconds waited); 401/403 and missing credentials fail at once. */
+/** Why the front door may fail TLS for up to an hour after it is created. */
+export const CERTIFICATE_HINT = " (a new load balancer's managed certificate takes minutes to an hour to provision, and HTTPS fails until then: `gcloud compute ssl-certificates list` shows PROVISIONING, then ACTIVE; with a domain, its A record must point at endpointIp first)";
+
 export async function waitForHealth(conn: Connection, f: typeof fetch, waitSeconds: number, pollMs: number, log: (l: string) => void, ctx: StatusContext = {}): Promise<number> {
     const start = Date.now();
     let last = "";
@@ -142,7 +145,7 @@ export async function waitForHealth(conn: Connection, f: typeof fetch, waitSecon
             // Missing credentials are not a cold start: waiting cannot fix them.
             const credential = credentialErrorOf(e);
             if (credential) throw credential;
-            last = `network error: ${describeError(e)}`;
+            last = `network error: ${describeError(e)}${ctx.frontDoor ? CERTIFICATE_HINT : ""}`;
         }
         if (status === 200) return (Date.now() - start) / 1000;
         if (status === 401 || status === 403) throw new SmokeError(explainStatus(status, "GET /health", ctx));

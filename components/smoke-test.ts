@@ -53,6 +53,11 @@ export function smokeRegionalEnv(regionalUrls?: pulumi.Input<Record<string, pulu
     return { SMOKE_REGIONAL_URLS: json };
 }
 
+/** How long Pulumi lets the smoke test run: its wait for /health plus 15 minutes. */
+export function smokeTimeoutMinutes(waitSeconds = 900): number {
+    return Math.ceil(waitSeconds / 60) + 15;
+}
+
 /**
  * Calls the deployed model as the last step of `pulumi up`: /health, /v1/models, one chat
  * completion and one streamed completion (plus one image request with imageInput, and one chat
@@ -84,7 +89,8 @@ export class SmokeTest extends pulumi.ComponentResource {
                 addPreviousOutputInEnv: false,
                 ...(commandDir() === undefined ? {} : { dir: commandDir() }),
             },
-            { parent: this, customTimeouts: { create: "30m", update: "30m" } },
+            // The wait plus 15 minutes for the calls themselves (30 minutes with the default wait).
+            { parent: this, customTimeouts: { create: `${smokeTimeoutMinutes(args.waitSeconds)}m`, update: `${smokeTimeoutMinutes(args.waitSeconds)}m` } },
         );
         this.registerOutputs({});
     }

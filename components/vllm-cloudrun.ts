@@ -26,6 +26,9 @@ import { SmokeTest } from "./smoke-test";
 /** The package's type token: `<package>:index:<Component>`, as source-based component packages require. */
 export const VLLM_CLOUDRUN_TYPE = "vllm-cloudrun:index:VllmCloudRun";
 
+/** How long the smoke test waits for the endpoint with several regions: a new certificate may take an hour. */
+export const FRONT_DOOR_SMOKE_WAIT_SECONDS = 3600;
+
 /** Every output, in the order a stack exports them. */
 export const VLLM_CLOUDRUN_OUTPUTS = [
     "serviceUrl", "serviceName", "image", "baseImage", "model", "servedModelName", "region", "runtimeServiceAccount", "buildServiceAccount",
@@ -444,8 +447,9 @@ export class VllmCloudRun extends pulumi.ComponentResource {
                 apiKey: s.apiKey,
                 // Every region's rollout is tested once.
                 revision: others.length === 0 ? service.latestReadyRevision : pulumi.all(services.map((x) => x.service.latestReadyRevision)).apply((r) => r.join(",")),
-                // Through the front door, and each region's run.app URL must refuse outside traffic.
-                ...(others.length === 0 ? {} : { regionalUrls: pulumi.all(Object.fromEntries(services.map((x) => [x.region, x.service.url]))) }),
+                // Through the front door, and each region's run.app URL must refuse outside traffic. A new
+                // managed certificate takes minutes to an hour (TLS fails until then): wait up to an hour.
+                ...(others.length === 0 ? {} : { regionalUrls: pulumi.all(Object.fromEntries(services.map((x) => [x.region, x.service.url]))), waitSeconds: FRONT_DOOR_SMOKE_WAIT_SECONDS }),
                 imageInput: preflight.plan.vision && s.imageInput,
                 loraModels: s.loraAdapters.map((a) => a.name),
             }, child({ dependsOn: [...services.map((x) => x.service), ...(frontDoor ? [frontDoor] : [])] }));

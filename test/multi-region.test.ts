@@ -145,6 +145,7 @@ describe("two regions", () => {
         const smoke = byType(r, COMMAND).find((x) => x.name === `${PREFIX}-smoke`);
         const env = smoke?.inputs.environment as Record<string, string>;
         assert.equal(env.SERVICE_URL, ENDPOINT);
+        assert.equal(env.SMOKE_WAIT_SECONDS, "3600", "a new managed certificate may take an hour");
         assert.deepEqual(JSON.parse(env.SMOKE_REGIONAL_URLS), { "us-east4": `https://${PREFIX}-abc123-uc.a.run.app`, "europe-west4": `https://${PREFIX}-abc123-uc.a.run.app` });
     });
     it("prices the front door and each region", () => {
@@ -196,6 +197,24 @@ describe("three regions, per-region instances, a domain, an API key", () => {
         assert.equal(rules[0].action, "deny(403)");
         assert.match(String(rules[0].match.expr?.expression), /authorization/);
         assert.match(String(rules[0].match.expr?.expression), /Bearer/);
+    });
+});
+
+describe("alerting cost with several regions", () => {
+    it("counts one at-max condition per region", async () => {
+        const one1 = await runProgram({ config: { "gcp:region": "us-east4", alertEmail: "a@example.com" } });
+        const two = await runProgram(multi(["us-east4", "europe-west4"], { alertEmail: "a@example.com" }));
+        // 5xx, at-max, failed revision, queue (metrics on) = 4; a second region adds its own at-max condition.
+        assert.equal((one1.outputs.costEstimate as { alertingMonthly: number }).alertingMonthly, 6);
+        assert.equal((two.outputs.costEstimate as { alertingMonthly: number }).alertingMonthly, 7.5);
+    });
+    it("an uptime check follows the home region's own minInstances", async () => {
+        const r = await runProgram(multi(["us-east4", "europe-west4"], { alertEmail: "a@example.com", uptimeCheck: "on", regionMinInstances: ["us-east4=1"] }));
+        assert.equal(r.error, undefined);
+        assert.equal(byType(r, "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig").length, 1);
+        const refused = await runProgram(multi(["us-east4", "europe-west4"], { alertEmail: "a@example.com", uptimeCheck: "on", regionMinInstances: ["europe-west4=1"] }));
+        assert.ok(isConfigError(refused.error));
+        assert.match(refused.error.message, /uptimeCheck = "on"/);
     });
 });
 

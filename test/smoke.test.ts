@@ -6,9 +6,9 @@ import * as os from "os";
 import * as path from "path";
 import * as zlib from "zlib";
 import * as pulumi from "@pulumi/pulumi";
-import { checkedExtras, checkRegion, errorBodyMessage, explainStatus, parseLoraList, parseRegionalUrl, parseRegionalUrlsEnv, parseSmokeArgs, pngDataUrl, regionalVerdict, smoke, SMOKE_IMAGE, SMOKE_USAGE, SmokeError } from "../client/smoke";
+import { CERTIFICATE_HINT, checkedExtras, checkRegion, errorBodyMessage, explainStatus, parseLoraList, parseRegionalUrl, parseRegionalUrlsEnv, parseSmokeArgs, pngDataUrl, regionalVerdict, smoke, SMOKE_IMAGE, SMOKE_USAGE, SmokeError, waitForHealth } from "../client/smoke";
 import { CredentialError, IdTokenSource } from "../client";
-import { SMOKE_COMMAND, smokeFeatureEnv, smokeRegionalEnv, SmokeTest } from "../components/smoke-test";
+import { SMOKE_COMMAND, smokeTimeoutMinutes, smokeFeatureEnv, smokeRegionalEnv, SmokeTest } from "../components/smoke-test";
 import { fakeIdToken, FakeVllm, startFakeVllm } from "./fixtures/fake-vllm";
 import { DATA_URL_PREFIX, IMAGE_ANSWER, PNG_SIGNATURE, startFeatureVllm } from "./fixtures/fake-vllm-features";
 import { installFakeGcloud, installFakePulumi } from "./fixtures/fake-cli";
@@ -726,5 +726,18 @@ describe("npm run smoke -- --regional-url REGION=URL, as typed", () => {
         assert.equal(r.code, 2, r.stderr);
         assert.match(r.stderr, /--regional-url takes REGION=URL/);
         assert.match(r.stderr, /usage: npm run smoke/);
+    });
+});
+
+describe("waiting for a new front door", () => {
+    it("says a TLS failure may be the managed certificate still provisioning, only behind a front door", async () => {
+        const tlsFails = (() => Promise.reject(new TypeError("fetch failed", { cause: new Error("SSL routines::tlsv1 alert internal error") }))) as unknown as typeof fetch;
+        const conn = { url: "https://203.0.113.10.nip.io", model: "m" };
+        await assert.rejects(waitForHealth(conn, tlsFails, 0, 1, () => undefined, { frontDoor: true }), (e: Error) => e.message.includes(CERTIFICATE_HINT) && /network error/.test(e.message));
+        await assert.rejects(waitForHealth(conn, tlsFails, 0, 1, () => undefined, {}), (e: Error) => !e.message.includes("managed certificate"));
+    });
+    it("gives the smoke test an hour to wait behind a front door, and Pulumi 15 minutes more", () => {
+        assert.equal(smokeTimeoutMinutes(), 30, "the default wait keeps today's 30 minutes");
+        assert.equal(smokeTimeoutMinutes(3600), 75);
     });
 });
