@@ -61,6 +61,8 @@ export interface SmokeOptions {
     /** How long a regional request may take: an ingress refusal is immediate. Default: 30 s. */
     regionalTimeoutMs?: number;
     /** `url` is a multi-region front door (Cloud Armor in front): 403, 429 and 503 are explained as such. Default: true when regionalUrls are given. */
+    /** With a domain behind a new front door: the DNS record to create, shown while TLS fails. Default: none. */
+    dnsRecord?: string;
     frontDoor?: boolean;
 }
 
@@ -70,6 +72,8 @@ export interface StatusContext {
     frontDoor?: boolean;
     /** The access mode has an API key (iam+key, public+key). Default: false. */
     apiKey?: boolean;
+    /** The DNS record the endpoint's domain needs (SMOKE_DNS_RECORD), printed while TLS fails. Default: none. */
+    dnsRecord?: string;
 }
 
 /** The image the smoke test sends: 64x64, a red square on white. It ships with the package. */
@@ -110,7 +114,7 @@ export function explainStatus(status: number, where: string, ctx: StatusContext 
             return `${where}: 429 Too Many Requests. Every instance (maxInstances) is busy at its concurrency, or the GPU quota is used up: raise maxInstances (and quota) or concurrency.`;
         case 503:
             if (front) {
-                return `${where}: 503 Service Unavailable. No region had an instance ready, even after the load balancer's retry in another region (cold start: image start plus model load, or a revision failing its startup probe); see \`gcloud run services logs read SERVICE --region REGION\` for each region.`;
+                return `${where}: 503 Service Unavailable. No region had an instance ready, even after the load balancer's one retry, which normally goes to the same, nearest region (cold start: image start plus model load, or a revision failing its startup probe); see \`gcloud run services logs read SERVICE --region REGION\` for each region.`;
             }
             return `${where}: 503 Service Unavailable. No instance is ready yet (cold start: image start plus model load) or the revision is failing its startup probe; see \`gcloud run services logs read\`.`;
         default:
@@ -145,7 +149,7 @@ export async function waitForHealth(conn: Connection, f: typeof fetch, waitSecon
             // Missing credentials are not a cold start: waiting cannot fix them.
             const credential = credentialErrorOf(e);
             if (credential) throw credential;
-            last = `network error: ${describeError(e)}${ctx.frontDoor ? CERTIFICATE_HINT : ""}`;
+            last = `network error: ${describeError(e)}${ctx.frontDoor ? CERTIFICATE_HINT : ""}${ctx.dnsRecord ? `; the record: ${ctx.dnsRecord}` : ""}`;
         }
         if (status === 200) return (Date.now() - start) / 1000;
         if (status === 401 || status === 403) throw new SmokeError(explainStatus(status, "GET /health", ctx));
@@ -271,7 +275,7 @@ export async function smoke(conn: Connection, opts: SmokeOptions = {}): Promise<
     const itself = regional.find(([, u]) => idTokenAudience(u) === endpoint);
     // Before any request: the URL called is a region's own, so it can't be checked for refusing.
     if (itself) throw new SmokeError(`The regional URL of ${itself[0]} is the service URL itself (${conn.url}): regional checks are for the run.app URLs behind a multi-region front door.`);
-    const ctx: StatusContext = { frontDoor: opts.frontDoor ?? regional.length > 0, apiKey: conn.apiKey !== undefined };
+    const ctx: StatusContext = { frontDoor: opts.frontDoor ?? regional.length > 0, apiKey: conn.apiKey !== undefined, ...(opts.dnsRecord ? { dnsRecord: opts.dnsRecord } : {}) };
 
     const healthySeconds = await waitForHealth(conn, f, opts.waitSeconds ?? 900, opts.pollMs ?? 5000, log, ctx);
     log(`healthy after ${healthySeconds.toFixed(1)} s`);
@@ -514,7 +518,8 @@ export async function main(argv: string[]): Promise<number> {
         const loraModels = [...new Set([...args.loraModels, ...(conn.loraModels ?? [])])];
         // And a multi-region stack's regions (its regionalServiceUrls output); a flag wins for its region.
         const regionalUrls = { ...(conn.regionalUrls ?? {}), ...args.regionalUrls };
-        const report = await smoke(conn, { waitSeconds: Number.isFinite(wait) ? wait : 900, imageInput, loraModels, regionalUrls });
+        const dnsRecord = process.env.SMOKE_DNS_RECORD || undefined;
+        const report = await smoke(conn, { waitSeconds: Number.isFinite(wait) ? wait : 900, imageInput, loraModels, regionalUrls, dnsRecord });
         console.log(`smoke test passed${checkedExtras(report)}`);
         return 0;
     } catch (e) {

@@ -211,8 +211,11 @@ export function armorRules(credentials: FrontDoorCredentials, rateLimitPerMinute
  * stops sending to a failing region (allowed on global EXTERNAL_MANAGED backend services,
  * BackendService typings; https://cloud.google.com/load-balancing/docs/negs/serverless-neg-concepts).
  * Gateway failures (502/503/504, connection errors) eject after 3 in a row, any 5xx after 5;
- * ejection lasts 30 s times the ejection count; at most half the pool is ejected at once (so one
- * region of two always stays in). Field meanings and defaults: BackendServiceOutlierDetection typings.
+ * ejection lasts 180 s times the ejection count (Google's recommendation for serverless NEGs: "setting
+ * baseEjectionTime to 180 seconds ... results in less than 5% observed error rates"); at most half the
+ * pool is ejected at once (so one region of two always stays in). Each load-balancer proxy judges on
+ * its own, so at low request rates a failing region keeps getting some requests. Field meanings and
+ * defaults: BackendServiceOutlierDetection typings.
  */
 export const OUTLIER_DETECTION = {
     consecutiveErrors: 5,
@@ -221,7 +224,7 @@ export const OUTLIER_DETECTION = {
     // The API's default is 0 (detect, never eject).
     enforcingConsecutiveGatewayFailure: 100,
     interval: { seconds: 10 },
-    baseEjectionTime: { seconds: 30 },
+    baseEjectionTime: { seconds: 180 },
     maxEjectionPercent: 50,
 } as const;
 
@@ -236,12 +239,13 @@ export const RETRY_POLICY: { readonly numRetries: number; readonly retryConditio
 };
 
 /**
- * The route timeout: Cloud Run's longest request timeout, 60 minutes
- * (https://cloud.google.com/run/docs/configuring/request-timeout). The backend service's
- * timeoutSec cannot be set with serverless NEGs (the API rejects it), so the URL map carries it;
- * it includes retries.
+ * The load balancer's timeout for serverless backends: fixed at 60 minutes, not configurable ("For
+ * backend services with serverless NEG backends, the default timeout is 60 minutes. This timeout is
+ * not configurable": https://cloud.google.com/load-balancing/docs/negs/serverless-neg-concepts), the
+ * same as Cloud Run's longest request timeout, which the services use. So nothing sets it: the
+ * backend service refuses timeoutSec, and a route timeout would only repeat it.
  */
-export const ROUTE_TIMEOUT_SECONDS = 3600;
+export const SERVERLESS_BACKEND_TIMEOUT_SECONDS = 3600;
 
 // ---------------------------------------------------------------------------------------------
 // Load balancer
@@ -340,16 +344,14 @@ export class FrontDoor extends pulumi.ComponentResource {
                 project,
                 name: names.urlMap,
                 defaultService: this.backendService.id,
+                // No timeout: serverless backends have a fixed 60 minutes (SERVERLESS_BACKEND_TIMEOUT_SECONDS).
                 defaultRouteAction: {
-                    timeout: { seconds: String(ROUTE_TIMEOUT_SECONDS) },
                     retryPolicy: { numRetries: RETRY_POLICY.numRetries, retryConditions: [...RETRY_POLICY.retryConditions] },
                 },
             },
             { parent: this },
         );
 
-        // No GCP name: Pulumi auto-names it, so a new domain creates a new certificate, moves the
-        // proxy to it, and only then deletes the old one (which the proxy would otherwise hold).
         // Named by the host it is for: a new domain is a new certificate, created before the old one
         // is deleted (the proxy holds the old one until then), and the name stays within 63 characters.
         this.certificate = new gcp.compute.ManagedSslCertificate(

@@ -14,6 +14,8 @@ export interface SmokeTestArgs {
     revision: pulumi.Input<string>;
     /** Seconds to wait for /health (a cold start included). Default: 900. */
     waitSeconds?: number;
+    /** With a domain behind the front door: the DNS record its certificate waits for, shown while TLS fails. Default: none. */
+    dnsRecord?: pulumi.Input<string>;
     /** Also send one chat request with an image (the model must take images). Default: false. */
     imageInput?: boolean;
     /** LoRA adapter names: each must be listed by /v1/models and answer one chat. Default: none. */
@@ -79,6 +81,7 @@ export class SmokeTest extends pulumi.ComponentResource {
                     SERVICE_URL: args.url,
                     SERVED_MODEL_NAME: args.servedModelName,
                     SMOKE_WAIT_SECONDS: String(args.waitSeconds ?? 900),
+                    ...(args.dnsRecord === undefined ? {} : { SMOKE_DNS_RECORD: args.dnsRecord }),
                     // The same gcloud login the image build already needs mints the tokens.
                     VLLM_ID_TOKEN_SOURCE: "gcloud",
                     ...features,

@@ -450,6 +450,7 @@ export class VllmCloudRun extends pulumi.ComponentResource {
                 // Through the front door, and each region's run.app URL must refuse outside traffic. A new
                 // managed certificate takes minutes to an hour (TLS fails until then): wait up to an hour.
                 ...(others.length === 0 ? {} : { regionalUrls: pulumi.all(Object.fromEntries(services.map((x) => [x.region, x.service.url]))), waitSeconds: FRONT_DOOR_SMOKE_WAIT_SECONDS }),
+                ...(address && s.frontDoor?.domain !== undefined ? { dnsRecord: pulumi.interpolate`${s.frontDoor.domain}. 300 IN A ${address.ip}` } : {}),
                 imageInput: preflight.plan.vision && s.imageInput,
                 loraModels: s.loraAdapters.map((a) => a.name),
             }, child({ dependsOn: [...services.map((x) => x.service), ...(frontDoor ? [frontDoor] : [])] }));

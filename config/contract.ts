@@ -313,7 +313,7 @@ export const CONTRACT = {
     regions: {
         type: "string[]",
         default: [],
-        description: "Serve from several regions behind one global HTTPS endpoint (README \"Several regions\"): a list of two or more GPU regions that includes gcp:region (the home region, where the image is built and whose service keeps its name). Each region gets its own Cloud Run service, image repository and quota check, all behind a global external Application Load Balancer with Cloud Armor; the services then accept only load-balancer traffic. Costs about $44.50 a month before traffic (README \"Costs\"). Empty: one region, no load balancer.",
+        description: "Serve from several regions behind one global HTTPS endpoint (README \"Several regions\"): a list of two or more GPU regions that includes gcp:region (the home region, where the image is built and whose service keeps its name). Each region gets its own Cloud Run service, image repository and quota check, all behind a global external Application Load Balancer with Cloud Armor; the services then accept only load-balancer traffic. The load balancer and Cloud Armor cost about $26.25 a month before traffic (README \"Several regions\"); any change to the list reruns the image build. Empty: one region, no load balancer.",
         example: "europe-west4",
     },
     regionMaxInstances: {

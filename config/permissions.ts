@@ -38,27 +38,29 @@ export const DEPLOYER_ROLES: readonly DeployerRole[] = [
 
 /**
  * With several regions, also the load balancer and its Cloud Armor policy (permission names as
- * the Compute API's IAM reference gives them: https://cloud.google.com/compute/docs/access/iam-permissions).
+ * the Compute API's IAM reference gives them: https://cloud.google.com/compute/docs/access/iam-permissions;
+ * which role grants which: https://cloud.google.com/iam/docs/roles-permissions/compute).
  */
 export const FRONT_DOOR_ROLES: readonly DeployerRole[] = [
     {
         role: "roles/compute.loadBalancerAdmin",
-        why: "with regions: create the load balancer (address, NEGs, backend service, URL maps, certificate, proxies, forwarding rules)",
+        why: "with regions: create the load balancer (address, NEGs, backend service and its Cloud Armor attachment, URL maps, certificate, proxies, forwarding rules)",
         permissions: [
-            "compute.globalAddresses.create", "compute.globalAddresses.get", "compute.globalAddresses.delete", "compute.globalAddresses.use",
+            "compute.globalAddresses.create", "compute.globalAddresses.get", "compute.globalAddresses.delete", "compute.globalAddresses.use", "compute.globalAddresses.setLabels",
             "compute.regionNetworkEndpointGroups.create", "compute.regionNetworkEndpointGroups.get", "compute.regionNetworkEndpointGroups.delete", "compute.regionNetworkEndpointGroups.use",
-            "compute.backendServices.create", "compute.backendServices.get", "compute.backendServices.update", "compute.backendServices.delete", "compute.backendServices.use",
+            "compute.backendServices.create", "compute.backendServices.get", "compute.backendServices.update", "compute.backendServices.delete", "compute.backendServices.use", "compute.backendServices.setSecurityPolicy",
             "compute.urlMaps.create", "compute.urlMaps.get", "compute.urlMaps.update", "compute.urlMaps.delete", "compute.urlMaps.use",
             "compute.sslCertificates.create", "compute.sslCertificates.get", "compute.sslCertificates.delete",
-            "compute.targetHttpsProxies.create", "compute.targetHttpsProxies.get", "compute.targetHttpsProxies.delete", "compute.targetHttpsProxies.use",
+            "compute.targetHttpsProxies.create", "compute.targetHttpsProxies.get", "compute.targetHttpsProxies.delete", "compute.targetHttpsProxies.use", "compute.targetHttpsProxies.setSslCertificates",
             "compute.targetHttpProxies.create", "compute.targetHttpProxies.get", "compute.targetHttpProxies.delete", "compute.targetHttpProxies.use",
-            "compute.globalForwardingRules.create", "compute.globalForwardingRules.get", "compute.globalForwardingRules.delete",
+            // The provider sets labels right after creating a forwarding rule (it cannot in the create).
+            "compute.globalForwardingRules.create", "compute.globalForwardingRules.get", "compute.globalForwardingRules.delete", "compute.globalForwardingRules.setLabels",
         ],
     },
     {
         role: "roles/compute.securityAdmin",
-        why: "with regions: create the Cloud Armor policy and attach it to the backend service",
-        permissions: ["compute.securityPolicies.create", "compute.securityPolicies.get", "compute.securityPolicies.update", "compute.securityPolicies.delete", "compute.securityPolicies.use", "compute.backendServices.setSecurityPolicy"],
+        why: "with regions: create the Cloud Armor policy the backend service uses",
+        permissions: ["compute.securityPolicies.create", "compute.securityPolicies.get", "compute.securityPolicies.update", "compute.securityPolicies.delete", "compute.securityPolicies.use", "compute.securityPolicies.setLabels"],
     },
 ];
 

@@ -7,7 +7,7 @@ import { ConfigError, ConfigProblem, memoryGiB, Settings } from "./index";
 import { GPU_TYPES } from "./gpus";
 import { MODEL_CATALOG, modelFromConfig, ModelSpec, quantizedVariantsOf, sizeFromModelId } from "./model-catalog";
 import { estimateGpuMemory, MemoryEstimate, ServingShape, weightsGiB } from "./memory";
-import { ALERT_CONDITION_MONTHLY, ARMOR_PER_MILLION_REQUESTS, ARMOR_POLICY_MONTHLY, ARMOR_RULE_MONTHLY, GMP_PER_MILLION_SAMPLES, HOURS_PER_MONTH, LB_DATA_PER_GIB, LB_FORWARDING_RULE_HOUR, LB_FORWARDING_RULES, PRICES_AS_OF, PRICING_SOURCE, TIER1, TIER1_REGIONS } from "./pricing";
+import { ALERT_CONDITION_MONTHLY, ARMOR_PER_MILLION_REQUESTS, ARMOR_POLICY_MONTHLY, ARMOR_RULE_MONTHLY, GMP_PER_MILLION_SAMPLES, HOURS_PER_MONTH, LB_DATA_PER_GIB, LB_FIRST_FIVE_RULES_HOUR, PRICES_AS_OF, PRICING_SOURCE, TIER1, TIER1_REGIONS } from "./pricing";
 import { samplesPerScrape, SCRAPE_INTERVAL_SECONDS } from "./metrics";
 import { MAX_STARTUP_SECONDS, startupEstimate, StartupEstimate } from "./startup";
 import { adcPost, checkDeployerPermissions, DEPLOYER_ROLES, DeployerRole, FRONT_DOOR_ROLES, GooglePost, grantCommands } from "./permissions";
@@ -57,7 +57,7 @@ export interface CostEstimate {
     perRegion?: RegionCost[];
     /** With several regions: the load balancer's forwarding rules and the Cloud Armor policy and rules, per month before traffic. */
     frontDoorMonthly?: number;
-    /** With several regions: load balancer data processing per GiB through it (inbound plus outbound). */
+    /** With several regions: load balancer data processing per GiB of requests plus responses ($0.008 each way; request logs beyond Cloud Logging's free 50 GiB are extra). */
     frontDoorPerGiB?: number;
     /** With several regions: Cloud Armor, per million requests. */
     armorPerMillionRequests?: number;
@@ -98,7 +98,7 @@ export function armorRuleCount(frontDoor: { rateLimitPerMinute: number }): numbe
 
 /** The front door's fixed monthly cost: forwarding rules around the clock, the Armor policy and its rules. */
 export function frontDoorMonthly(frontDoor: { rateLimitPerMinute: number }): number {
-    return LB_FORWARDING_RULES * LB_FORWARDING_RULE_HOUR * HOURS_PER_MONTH + ARMOR_POLICY_MONTHLY + ARMOR_RULE_MONTHLY * armorRuleCount(frontDoor);
+    return LB_FIRST_FIVE_RULES_HOUR * HOURS_PER_MONTH + ARMOR_POLICY_MONTHLY + ARMOR_RULE_MONTHLY * armorRuleCount(frontDoor);
 }
 
 /**

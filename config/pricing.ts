@@ -39,13 +39,13 @@ export const GMP_PER_MILLION_SAMPLES = 0.06;
 export const ALERT_CONDITION_MONTHLY = 1.5;
 
 /**
- * Global external Application Load Balancer (the multi-region front door): $0.025 an hour per
- * forwarding rule for the first 5, and $0.008 per GiB of data processed, inbound and outbound
- * each (https://cloud.google.com/vpc/network-pricing#lb, read 2026-11). The stack has two rules:
- * HTTPS on 443 and the redirect on 80.
+ * Global external Application Load Balancer (the multi-region front door): $0.025 an hour for the
+ * first 5 forwarding rules together, $0.01 an hour for each one after, and $0.008 per GiB of data
+ * processed, inbound and outbound each (https://cloud.google.com/load-balancing/pricing, read
+ * 2026-11: "First 5 forwarding rules $0.025 / 1 hour"). The stack's two rules (HTTPS on 443, the
+ * redirect on 80) fit in the first five; a project that already has five pays $0.01 an hour each.
  */
-export const LB_FORWARDING_RULE_HOUR = 0.025;
-export const LB_FORWARDING_RULES = 2;
+export const LB_FIRST_FIVE_RULES_HOUR = 0.025;
 export const LB_DATA_PER_GIB = 0.008;
 
 /**

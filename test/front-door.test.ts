@@ -19,7 +19,7 @@ import {
     frontDoorRegionProblems,
     OUTLIER_DETECTION,
     RETRY_POLICY,
-    ROUTE_TIMEOUT_SECONDS,
+    SERVERLESS_BACKEND_TIMEOUT_SECONDS,
 } from "../components/front-door";
 
 const IP = "203.0.113.7";
@@ -292,11 +292,11 @@ describe("failover constants", () => {
             enforcingConsecutiveErrors: 100,
             enforcingConsecutiveGatewayFailure: 100,
             interval: { seconds: 10 },
-            baseEjectionTime: { seconds: 30 },
+            baseEjectionTime: { seconds: 180 },
             maxEjectionPercent: 50,
         });
         assert.deepEqual(RETRY_POLICY, { numRetries: 1, retryConditions: ["connect-failure", "refused-stream", "gateway-error"] });
-        assert.equal(ROUTE_TIMEOUT_SECONDS, 3600);
+        assert.equal(SERVERLESS_BACKEND_TIMEOUT_SECONDS, 3600, "the services' request timeout is the load balancer's fixed one");
     });
 });
 
@@ -393,12 +393,12 @@ describe("FrontDoor with two regions", () => {
         });
     });
 
-    it("routes everything to the backend with a 3600 s timeout and one careful retry", () => {
+    it("routes everything to the backend with one careful retry and no route timeout (serverless backends have a fixed 60 minutes)", () => {
         assert.deepEqual(only(run, T.urlMap, "door-urlmap").inputs, {
             project: PROJECT,
             name: names.urlMap,
             defaultService: "door-backend-id",
-            defaultRouteAction: { timeout: { seconds: "3600" }, retryPolicy: { numRetries: 1, retryConditions: ["connect-failure", "refused-stream", "gateway-error"] } },
+            defaultRouteAction: { retryPolicy: { numRetries: 1, retryConditions: ["connect-failure", "refused-stream", "gateway-error"] } },
         });
     });
 

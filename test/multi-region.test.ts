@@ -150,7 +150,8 @@ describe("two regions", () => {
     });
     it("prices the front door and each region", () => {
         const cost = r.outputs.costEstimate as Record<string, unknown>;
-        assert.equal(cost.frontDoorMonthly, 44.5);
+        // $0.025/h for the first five forwarding rules, $5 policy, 3 rules at $1.
+        assert.equal(cost.frontDoorMonthly, 26.25);
         assert.equal(cost.frontDoorPerGiB, 0.016);
         assert.equal(cost.armorPerMillionRequests, 0.75);
         assert.deepEqual(cost.perRegion, [
@@ -180,6 +181,14 @@ describe("three regions, per-region instances, a domain, an API key", () => {
         assert.equal(r.outputs.serviceUrl, "https://llm.example.com");
         assert.equal(r.outputs.dnsRecord, `llm.example.com. 300 IN A ${FAKE_IP}`);
         for (const svc of byType(r, SERVICE)) assert.deepEqual(svc.inputs.customAudiences, ["https://llm.example.com"]);
+    });
+    it("tells the smoke test the DNS record the certificate waits for (with a domain only)", async () => {
+        const smoked = await runProgram({ ...multi(["us-east4", "europe-west4"], { domain: "llm.example.com", smokeTest: true }) });
+        const env = byType(smoked, COMMAND).find((x) => x.name === `${PREFIX}-smoke`)?.inputs.environment as Record<string, string>;
+        assert.equal(env.SMOKE_DNS_RECORD, `llm.example.com. 300 IN A ${FAKE_IP}`);
+        const nip = await runProgram({ ...multi(["us-east4", "europe-west4"], { smokeTest: true }) });
+        const nipEnv = byType(nip, COMMAND).find((x) => x.name === `${PREFIX}-smoke`)?.inputs.environment as Record<string, string>;
+        assert.ok(!("SMOKE_DNS_RECORD" in nipEnv));
     });
     it("gives each region its own instance counts", () => {
         assert.deepEqual(byType(r, SERVICE).map((s) => [s.inputs.location, (s.inputs.template as { scaling: unknown }).scaling]), [

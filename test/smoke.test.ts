@@ -499,7 +499,7 @@ describe("explainStatus through a multi-region front door (Cloud Armor)", () => 
     });
 
     it("503: no region ready, after the load balancer's retry", () => {
-        assert.match(explainStatus(503, "GET /health", { frontDoor: true }), /No region had an instance ready, even after the load balancer's retry in another region/);
+        assert.match(explainStatus(503, "GET /health", { frontDoor: true }), /No region had an instance ready, even after the load balancer's one retry, which normally goes to the same, nearest region/);
     });
 
     it("without a front door the explanations are as before", () => {
@@ -735,6 +735,7 @@ describe("waiting for a new front door", () => {
         const conn = { url: "https://203.0.113.10.nip.io", model: "m" };
         await assert.rejects(waitForHealth(conn, tlsFails, 0, 1, () => undefined, { frontDoor: true }), (e: Error) => e.message.includes(CERTIFICATE_HINT) && /network error/.test(e.message));
         await assert.rejects(waitForHealth(conn, tlsFails, 0, 1, () => undefined, {}), (e: Error) => !e.message.includes("managed certificate"));
+        await assert.rejects(waitForHealth(conn, tlsFails, 0, 1, () => undefined, { frontDoor: true, dnsRecord: "llm.example.com. 300 IN A 203.0.113.10" }), (e: Error) => e.message.endsWith("; the record: llm.example.com. 300 IN A 203.0.113.10"));
     });
     it("gives the smoke test an hour to wait behind a front door, and Pulumi 15 minutes more", () => {
         assert.equal(smokeTimeoutMinutes(), 30, "the default wait keeps today's 30 minutes");
