@@ -68,7 +68,7 @@ export const COMPUTE_NAME = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
 /** One line per name that breaks Compute's naming rule (empty when all are valid). */
 export function frontDoorNameProblems(names: FrontDoorNames): string[] {
     // The certificate's name is its prefix and a hash of the host: check the full length.
-    return (Object.entries({ ...names, certificate: certificateName(names, "") }) as [string, string][])
+    return Object.entries<string>({ ...names, certificate: certificateName(names, "") })
         .filter(([, value]) => !COMPUTE_NAME.test(value))
         .map(
             ([key, value]) =>
