@@ -124,7 +124,7 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
             return { uptimeCheckId: "health-check-0a1b2c", name: `projects/${inputs.project}/uptimeCheckConfigs/health-check-0a1b2c` };
         case "gcp:compute/globalAddress:GlobalAddress":
             // An address from the documentation range (RFC 5737).
-            return { name: inputs.name ?? name, address: FAKE_IP, selfLink: `https://www.googleapis.com/compute/v1/projects/${String(inputs.project)}/global/addresses/${String(inputs.name ?? name)}` };
+            return { name: inputs.name ?? name, address: FAKE_IP, selfLink: `https://www.googleapis.com/compute/v1/projects/${String(inputs.project)}/global/addresses/${typeof inputs.name === "string" ? inputs.name : name}` };
         case "gcp:monitoring/alertPolicy:AlertPolicy":
             return { name: `projects/${inputs.project}/alertPolicies/${name.length}` };
         default:
