@@ -284,3 +284,30 @@ describe("bad multi-region config fails before anything registers", () => {
         });
     }
 });
+
+describe("mutation review: region wiring details", () => {
+    it("each region mounts the weights bucket in its own region (weights: gcs)", async () => {
+        const r = await runProgram(multi(["us-east4", "europe-west4"], { weights: "gcs" }));
+        assert.equal(r.error, undefined);
+        const locationOf = Object.fromEntries(byType(r, "gcp:storage/bucket:Bucket").map((b) => [String(b.inputs.name), String(b.inputs.location).toLowerCase()]));
+        const services = byType(r, SERVICE);
+        assert.equal(services.length, 2);
+        const mounted = services.map((svc) => {
+            const volumes = (svc.inputs.template as { volumes?: { name: string; gcs?: { bucket: string } }[] }).volumes ?? [];
+            const bucket = volumes.find((v) => v.name === "weights")?.gcs?.bucket;
+            assert.ok(bucket, `${svc.name} mounts a weights bucket`);
+            assert.equal(locationOf[bucket], String(svc.inputs.location), `${svc.name} (${svc.inputs.location}) reads ${bucket} in ${locationOf[bucket]}`);
+            return bucket;
+        });
+        assert.notEqual(mounted[0], mounted[1], "one bucket per region");
+    });
+    it("a single-region smoke test gets no SMOKE_REGIONAL_URLS and the single-region wait", async () => {
+        const r = await runProgram({ config: { "gcp:region": "us-east4", smokeTest: true } });
+        assert.equal(r.error, undefined);
+        const smoke = byType(r, COMMAND).find((x) => x.name === `${PREFIX}-smoke`);
+        const env = smoke?.inputs.environment as Record<string, string>;
+        assert.ok(env, "the smoke test is registered");
+        assert.ok(!("SMOKE_REGIONAL_URLS" in env), "no regional checks: the one run.app URL is the service URL itself");
+        assert.equal(env.SMOKE_WAIT_SECONDS, "900");
+    });
+});
