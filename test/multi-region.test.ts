@@ -310,4 +310,50 @@ describe("mutation review: region wiring details", () => {
         assert.ok(!("SMOKE_REGIONAL_URLS" in env), "no regional checks: the one run.app URL is the service URL itself");
         assert.equal(env.SMOKE_WAIT_SECONDS, "900");
     });
+    it("min above max in a region whose own maximum is lowered (regionMaxInstances)", async () => {
+        const r = await runProgram({ config: { "gcp:region": "us-east4", regions: ["us-east4", "europe-west4"], maxInstances: 3, regionMaxInstances: ["europe-west4=1"], regionMinInstances: ["europe-west4=2"] } });
+        assert.ok(isConfigError(r.error), String(r.error));
+        assert.match(r.error.message, /in europe-west4, minInstances \(2\) must not exceed maxInstances \(1\)/);
+        assert.deepEqual(r.resources.filter((x) => x.custom), [], "nothing registered");
+    });
+    it("uptimeCheck auto follows the home region's own minInstances", async () => {
+        const UPTIME = "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig";
+        const warmHome = await runProgram(multi(["us-east4", "europe-west4"], { alertEmail: "a@example.com", regionMinInstances: ["us-east4=1"] }));
+        assert.equal(warmHome.error, undefined);
+        assert.equal(byType(warmHome, UPTIME).length, 1, "home has a warm instance: the check costs nothing extra");
+        const coldHome = await runProgram(multi(["us-east4", "europe-west4"], { alertEmail: "a@example.com", minInstances: 1, regionMinInstances: ["us-east4=0"] }));
+        assert.equal(coldHome.error, undefined);
+        assert.equal(byType(coldHome, UPTIME).length, 0, "home scales to zero: a check would keep a GPU awake");
+    });
+    it("each region's quota check uses that region's own maxInstances", async () => {
+        // 2 GPUs of quota in each region: enough for maxInstances 1, not for europe-west4's 3.
+        const r = await runProgram({ ...multi(["us-east4", "europe-west4"], { preflightChecks: true, maxInstances: 1, regionMaxInstances: ["europe-west4=3"] }), quota: { gpu: 2, zonalGpu: 2, region: "us-east4", regions: ["europe-west4"] }, googlePost: allGranted });
+        assert.ok(r.error, "europe-west4's maxInstances 3 exceeds its quota of 2");
+        assert.match(r.error.message, /europe-west4/);
+        assert.match(r.error.message, /Not enough quota for this stack; nothing was built/);
+    });
+    it("the build may push to every region's repository, and waits for those grants", async () => {
+        const r = await runProgram(multi(["us-east4", "europe-west4"]));
+        assert.equal(r.error, undefined);
+        const writers = byType(r, "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember").filter((x) => x.inputs.role === "roles/artifactregistry.writer");
+        assert.deepEqual(writers.map((w) => [w.inputs.location, w.inputs.repository, w.inputs.member]), [
+            ["us-east4", PREFIX, `serviceAccount:${PREFIX}-build@my-proj.iam.gserviceaccount.com`],
+            ["europe-west4", PREFIX, `serviceAccount:${PREFIX}-build@my-proj.iam.gserviceaccount.com`],
+        ]);
+        const wait = byType(r, COMMAND).find((x) => x.name === `${PREFIX}-iam-propagation`);
+        assert.ok(wait?.dependsOn.includes(`vllm-cloudrun:registry:ImageRegistry::${PREFIX}-europe-west4`), "the build starts only after the europe-west4 grant");
+    });
+    it("the smoke test reruns on any region's new revision (one revision per region in its trigger)", async () => {
+        const r = await runProgram(multi(["us-east4", "europe-west4", "europe-west1"], { smokeTest: true }));
+        assert.equal(r.error, undefined);
+        const smoke = byType(r, COMMAND).find((x) => x.name === `${PREFIX}-smoke`);
+        const triggers = smoke?.inputs.triggers as string[];
+        assert.equal(triggers.length, 1);
+        assert.equal(String(triggers[0]).split(",").length, 3, `every region's latestReadyRevision, joined: ${JSON.stringify(triggers)}`);
+    });
+    it("regionMaxInstances must be at least 1 (0 would make a region that never serves)", async () => {
+        const r = await runProgram({ config: { "gcp:region": "us-east4", regions: ["us-east4", "europe-west4"], regionMaxInstances: ["europe-west4=0"] } });
+        assert.ok(isConfigError(r.error), String(r.error));
+        assert.match(r.error.message, /regionMaxInstances\[0\] = "europe-west4=0".*REGION=N with N from 1 to 1000/s);
+    });
 });
